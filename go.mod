@@ -1,0 +1,8 @@
+module github.com/vhdx-inspector/vhdx-inspector
+
+go 1.26.8
+
+require (
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/hack-pad/go-indexeddb v0.3.2 // indirect
+)

@@ -1,0 +1,218 @@
+package vhdx
+
+import (
+	"fmt"
+	"io"
+	"sync"
+)
+
+// BlockState is the state field of a BAT entry.
+type BlockState uint8
+
+// Payload block states (MS-VHDX 2.5.1.1). A sector bitmap entry uses
+// NotPresent or SectorBitmapPresent.
+const (
+	NotPresent          BlockState = 0
+	Undefined           BlockState = 1
+	Zero                BlockState = 2
+	Unmapped            BlockState = 3
+	FullyPresent        BlockState = 6
+	PartiallyPresent    BlockState = 7
+	SectorBitmapPresent BlockState = 6
+)
+
+var stateNames = [8]string{"not_present", "undefined", "zero", "unmapped", "invalid_4", "invalid_5", "fully_present", "partially_present"}
+
+// String returns the state's name as used in reports, e.g. "fully_present".
+func (s BlockState) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("invalid_%d", s)
+}
+
+// valid reports whether s is a defined payload block state.
+func (s BlockState) valid() bool { return s <= Unmapped || s == FullyPresent || s == PartiallyPresent }
+
+// BlockStates are the payload block states in report order.
+var BlockStates = []BlockState{NotPresent, Undefined, Zero, Unmapped, FullyPresent, PartiallyPresent}
+
+// StateCounts counts BAT entries by state, indexed by BlockState.
+type StateCounts [8]uint64
+
+// Map returns the counts keyed by state name, for every payload state.
+func (c StateCounts) Map() map[string]uint64 {
+	m := make(map[string]uint64, len(BlockStates))
+	for _, s := range BlockStates {
+		m[s.String()] = c[s]
+	}
+	return m
+}
+
+// BATEntry is one decoded entry of the block allocation table.
+type BATEntry struct {
+	Index        uint64     `json:"index"`
+	Offset       int64      `json:"offset"` // file offset of the entry itself
+	Raw          uint64     `json:"raw"`
+	State        BlockState `json:"state"`
+	FileOffset   int64      `json:"file_offset"` // FileOffsetMB in bytes
+	Reserved     uint32     `json:"reserved"`    // bits 3-19
+	SectorBitmap bool       `json:"sector_bitmap"`
+	Block        uint64     `json:"block"` // payload block number, or chunk number for a sector bitmap entry
+}
+
+const (
+	batPageEntries = 8192 // 64 KiB pages
+	batCachePages  = 64   // at most 4 MiB of BAT held
+)
+
+// BAT is the block allocation table. Entries are read from the file on
+// demand, a page at a time, and only a bounded number of pages is kept.
+type BAT struct {
+	Offset     int64  `json:"offset"`
+	Length     int64  `json:"length"`
+	EntryCount uint64 `json:"entry_count"`
+	ChunkRatio uint64 `json:"chunk_ratio"`
+	BlockCount uint64 `json:"payload_blocks"`
+
+	r     io.ReaderAt
+	mu    sync.Mutex
+	pages map[uint64][]uint64
+	order []uint64 // page numbers, oldest first
+}
+
+func newBAT(r io.ReaderAt, region RegionEntry, m *Metadata) *BAT {
+	b := &BAT{Offset: int64(region.FileOffset), Length: int64(region.Length), ChunkRatio: m.ChunkRatio(), BlockCount: m.BlockCount(), r: r, pages: map[uint64][]uint64{}}
+	chunks := (b.BlockCount + b.ChunkRatio - 1) / b.ChunkRatio
+	if m.HasParent {
+		b.EntryCount = chunks * (b.ChunkRatio + 1)
+	} else {
+		b.EntryCount = b.BlockCount + (b.BlockCount-1)/b.ChunkRatio
+	}
+	return b
+}
+
+// BlockIndex returns the BAT index of payload block n.
+func (b *BAT) BlockIndex(n uint64) uint64 { return n + n/b.ChunkRatio }
+
+// BitmapIndex returns the BAT index of the sector bitmap entry of chunk c.
+func (b *BAT) BitmapIndex(c uint64) uint64 { return c*(b.ChunkRatio+1) + b.ChunkRatio }
+
+// Entry returns BAT entry i.
+func (b *BAT) Entry(i uint64) (BATEntry, error) {
+	if i >= b.EntryCount {
+		return BATEntry{}, fmt.Errorf("vhdx: BAT index %d out of range (%d entries)", i, b.EntryCount)
+	}
+	page, err := b.page(i / batPageEntries)
+	if err != nil {
+		return BATEntry{}, err
+	}
+	return b.decode(i, page[i%batPageEntries]), nil
+}
+
+// Block returns the BAT entry of payload block n.
+func (b *BAT) Block(n uint64) (BATEntry, error) { return b.Entry(b.BlockIndex(n)) }
+
+func (b *BAT) decode(i uint64, raw uint64) BATEntry {
+	e := BATEntry{Index: i, Offset: b.Offset + 8*int64(i), Raw: raw, State: BlockState(raw & 7), FileOffset: int64(raw>>20) << 20, Reserved: uint32(raw>>3) & (1<<17 - 1)}
+	period := b.ChunkRatio + 1
+	e.SectorBitmap = i%period == b.ChunkRatio
+	if e.SectorBitmap {
+		e.Block = i / period
+	} else {
+		e.Block = i - i/period
+	}
+	return e
+}
+
+// page returns page p of the BAT, reading it if it is not cached.
+func (b *BAT) page(p uint64) ([]uint64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if pg, ok := b.pages[p]; ok {
+		return pg, nil
+	}
+	first := p * batPageEntries
+	n := min(uint64(batPageEntries), b.EntryCount-first)
+	pg, err := b.read(first, n)
+	if err != nil {
+		return nil, err
+	}
+	if len(b.order) >= batCachePages {
+		delete(b.pages, b.order[0])
+		b.order = b.order[1:]
+	}
+	b.pages[p] = pg
+	b.order = append(b.order, p)
+	return pg, nil
+}
+
+// read reads n raw entries starting at index first, uncached.
+func (b *BAT) read(first, n uint64) ([]uint64, error) {
+	buf := make([]byte, 8*n)
+	off := b.Offset + 8*int64(first)
+	if err := readAt(b.r, buf, off, "BAT"); err != nil {
+		return nil, err
+	}
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = le.Uint64(buf[8*i:])
+	}
+	return out, nil
+}
+
+// Walk calls fn for every BAT entry in order, streaming the table through a
+// fixed-size buffer without filling the page cache. It stops at the first
+// error from fn or from reading.
+func (b *BAT) Walk(fn func(BATEntry) error) error {
+	const chunk = 128 * 1024 // entries per read (1 MiB)
+	for first := uint64(0); first < b.EntryCount; first += chunk {
+		n := min(chunk, b.EntryCount-first)
+		raw, err := b.read(first, n)
+		if err != nil {
+			return err
+		}
+		for j, v := range raw {
+			if err := fn(b.decode(first+uint64(j), v)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Counts returns the number of payload blocks in each state and the number
+// of sector bitmap entries in each state. It reads the whole table once.
+func (b *BAT) Counts() (blocks, bitmaps StateCounts, err error) {
+	const chunk = 128 * 1024
+	period := b.ChunkRatio + 1
+	buf := make([]byte, 8*chunk)
+	for first := uint64(0); first < b.EntryCount; first += chunk {
+		n := min(chunk, b.EntryCount-first)
+		p := buf[:8*n]
+		if err := readAt(b.r, p, b.Offset+8*int64(first), "BAT"); err != nil {
+			return blocks, bitmaps, err
+		}
+		if isZero(p) {
+			nb := bitmapsBetween(first, first+n, period)
+			blocks[NotPresent] += n - nb
+			bitmaps[NotPresent] += nb
+			continue
+		}
+		for j := uint64(0); j < n; j++ {
+			s := p[8*j] & 7
+			if (first+j)%period == b.ChunkRatio {
+				bitmaps[s]++
+			} else {
+				blocks[s]++
+			}
+		}
+	}
+	return blocks, bitmaps, nil
+}
+
+// bitmapsBetween counts the sector bitmap indexes in [lo, hi): those i
+// with i%period == period-1, of which there are x/period below x.
+func bitmapsBetween(lo, hi, period uint64) uint64 {
+	return hi/period - lo/period
+}

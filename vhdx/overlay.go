@@ -1,0 +1,146 @@
+package vhdx
+
+import (
+	"io"
+	"sort"
+)
+
+// patch is one range of the file as changed by log replay: either zeros or
+// a 4 KiB data sector rebuilt from a log data descriptor.
+type patch struct {
+	start, end int64
+	zero       bool
+	sector     int64 // file offset the 4 KiB sector starts at (data patches)
+	lead       uint64
+	trail      uint32
+	src        int64 // file offset of the log data sector
+}
+
+// overlay is the file as it reads after log replay, built in memory over the
+// unmodified source. Patches are sorted and do not overlap.
+type overlay struct {
+	base     io.ReaderAt
+	baseSize int64
+	size     int64
+	patches  []patch
+}
+
+// apply lays p over the existing patches, trimming or splitting them.
+func (o *overlay) apply(p patch) {
+	var out []patch
+	i := sort.Search(len(o.patches), func(i int) bool { return o.patches[i].end > p.start })
+	out = append(out, o.patches[:i]...)
+	for ; i < len(o.patches) && o.patches[i].start < p.end; i++ {
+		q := o.patches[i]
+		if q.start < p.start {
+			left := q
+			left.end = p.start
+			out = append(out, left)
+		}
+		if q.end > p.end {
+			right := q
+			right.start = p.end
+			o.patches[i] = right
+			break
+		}
+	}
+	out = append(out, p)
+	out = append(out, o.patches[i:]...)
+	o.patches = out
+}
+
+func (o *overlay) ReadAt(b []byte, off int64) (int, error) {
+	if off >= o.size {
+		return 0, io.EOF
+	}
+	n := len(b)
+	var err error
+	if off+int64(n) > o.size {
+		n, err = int(o.size-off), io.EOF
+	}
+	b = b[:n]
+	if off < o.baseSize {
+		m, rerr := o.base.ReadAt(b[:min(int64(n), o.baseSize-off)], off)
+		if rerr != nil && rerr != io.EOF {
+			return m, rerr
+		}
+		clear(b[m:])
+	} else {
+		clear(b)
+	}
+	i := sort.Search(len(o.patches), func(i int) bool { return o.patches[i].end > off })
+	for ; i < len(o.patches) && o.patches[i].start < off+int64(n); i++ {
+		p := o.patches[i]
+		lo, hi := max(p.start, off), min(p.end, off+int64(n))
+		dst := b[lo-off : hi-off]
+		if p.zero {
+			clear(dst)
+			continue
+		}
+		if rerr := p.fill(o.base, dst, lo-p.sector); rerr != nil {
+			return 0, rerr
+		}
+	}
+	return n, err
+}
+
+// fill writes bytes [at, at+len(dst)) of the patched sector into dst.
+func (p patch) fill(base io.ReaderAt, dst []byte, at int64) error {
+	var sector [logSector]byte
+	le.PutUint64(sector[:], p.lead)
+	le.PutUint32(sector[logSector-4:], p.trail)
+	if err := readAt(base, sector[8:8+dataSectorBytes], p.src+8, "log data sector"); err != nil {
+		return err
+	}
+	copy(dst, sector[at:])
+	return nil
+}
+
+// Replay describes what replaying the log changed.
+type Replay struct {
+	// Entries are the sequence numbers of the replayed entries, in order.
+	Entries []uint64 `json:"entries"`
+	// Changes lists every range written, in replay order.
+	Changes []ReplayChange `json:"changes"`
+	// FileSizeBefore and FileSizeAfter are the file size on disk and as seen
+	// after replay (which extends it to the head entry's LastFileOffset).
+	FileSizeBefore int64 `json:"file_size_before"`
+	FileSizeAfter  int64 `json:"file_size_after"`
+}
+
+// ReplayChange is one range the log replay writes.
+type ReplayChange struct {
+	Sequence  uint64 `json:"sequence"`
+	Offset    int64  `json:"offset"`
+	Length    int64  `json:"length"`
+	Zero      bool   `json:"zero"`
+	Structure string `json:"structure"` // "BAT", "metadata", "payload" or "other"
+}
+
+// replayLog builds the overlay for the active sequence of l.
+func replayLog(base io.ReaderAt, size int64, l *Log) (*overlay, *Replay) {
+	o := &overlay{base: base, baseSize: size, size: size}
+	rep := &Replay{FileSizeBefore: size, FileSizeAfter: size}
+	for _, idx := range l.Active[l.ReplayFrom:] {
+		e := l.Entries[idx]
+		rep.Entries = append(rep.Entries, e.SequenceNumber)
+		for _, d := range e.Descriptors {
+			p := patch{start: int64(d.TargetOffset), end: int64(d.TargetOffset + d.Length)}
+			if d.Signature == "zero" {
+				p.zero = true
+			} else {
+				p.sector, p.lead, p.trail, p.src = p.start, d.LeadingBytes, d.TrailingBytes, d.DataOffset
+			}
+			if p.end <= p.start || p.start < 0 {
+				continue
+			}
+			o.apply(p)
+			rep.Changes = append(rep.Changes, ReplayChange{Sequence: e.SequenceNumber, Offset: p.start, Length: p.end - p.start, Zero: p.zero})
+		}
+		if last := int64(e.LastFileOffset); last > o.size && last <= maxFileSize {
+			o.size = last
+		}
+	}
+	rep.FileSizeAfter = o.size
+	return o, rep
+}
