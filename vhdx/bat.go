@@ -53,7 +53,7 @@ func (c StateCounts) Map() map[string]uint64 {
 type BATEntry struct {
 	Index        uint64     `json:"index"`
 	Offset       int64      `json:"offset"` // file offset of the entry itself
-	Raw          uint64     `json:"raw"`
+	Raw          uint64     `json:"raw,string"`
 	State        BlockState `json:"state"`
 	FileOffset   int64      `json:"file_offset"` // FileOffsetMB in bytes
 	Reserved     uint32     `json:"reserved"`    // bits 3-19
@@ -164,11 +164,14 @@ func (b *BAT) read(first, n uint64) ([]uint64, error) {
 // Walk calls fn for every BAT entry in order, streaming the table through a
 // fixed-size buffer without filling the page cache. It stops at the first
 // error from fn or from reading.
-func (b *BAT) Walk(fn func(BATEntry) error) error {
+func (b *BAT) Walk(fn func(BATEntry) error) error { return b.WalkRange(0, b.EntryCount, fn) }
+
+// WalkRange is Walk over the entries with indexes in [first, end).
+func (b *BAT) WalkRange(first, end uint64, fn func(BATEntry) error) error {
 	const chunk = 128 * 1024 // entries per read (1 MiB)
-	for first := uint64(0); first < b.EntryCount; first += chunk {
-		n := min(chunk, b.EntryCount-first)
-		raw, err := b.read(first, n)
+	end = min(end, b.EntryCount)
+	for ; first < end; first += chunk {
+		raw, err := b.read(first, min(chunk, end-first))
 		if err != nil {
 			return err
 		}

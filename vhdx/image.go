@@ -63,22 +63,36 @@ func Open(r io.ReaderAt, size int64) (*Image, error) {
 // OpenWithOptions is Open with options.
 func OpenWithOptions(r io.ReaderAt, size int64, opt Options) (*Image, error) {
 	img := &Image{Size: size, src: r, view: r, viewSize: size, Current: -1}
+	err := img.open(opt)
+	if err != nil {
+		img.readErr = err
+		if img.Identifier == nil || img.Identifier.Signature != "vhdxfile" {
+			return nil, err
+		}
+	}
+	return img, err
+}
+
+// open parses the structures in order, stopping at the first that makes
+// the rest unreachable.
+func (img *Image) open(opt Options) error {
+	r, size := img.src, img.Size
 	id, err := readIdentifier(r)
 	img.Identifier = id
 	if err != nil {
 		if errors.Is(err, ErrTruncated) {
 			err = formatErr(ErrNotVHDX, "file type identifier", 0, "file is %d bytes, too short for a VHDX", size)
 		}
-		return nil, err
+		return err
 	}
 	if size < headerAreaSize {
-		return img, formatErr(ErrTruncated, "header section", 0, "file is %d bytes; the header section alone is 1 MiB", size)
+		return formatErr(ErrTruncated, "header section", 0, "file is %d bytes; the header section alone is 1 MiB", size)
 	}
 	img.Headers[0], _ = readHeader(r, header1Offset)
 	img.Headers[1], _ = readHeader(r, header2Offset)
 	img.Current, img.CurrentReason, err = pickHeader(img.Headers)
 	if err != nil {
-		return img, err
+		return err
 	}
 	img.RegionTables[0] = readRegionTable(r, region1Offset)
 	img.RegionTables[1] = readRegionTable(r, region2Offset)
@@ -89,7 +103,7 @@ func OpenWithOptions(r io.ReaderAt, size int64, opt Options) (*Image, error) {
 		}
 	}
 	if img.Regions == nil {
-		return img, formatErr(ErrRegionTablesCorrupt, "region tables", region1Offset, "region table 1: %s; region table 2: %s", img.RegionTables[0].Problem, img.RegionTables[1].Problem)
+		return formatErr(ErrRegionTablesCorrupt, "region tables", region1Offset, "region table 1: %s; region table 2: %s", img.RegionTables[0].Problem, img.RegionTables[1].Problem)
 	}
 	img.Log = readLog(r, img.CurrentHeader(), size)
 	if len(img.Log.Active) > 0 && !opt.NoReplay {
@@ -100,7 +114,7 @@ func OpenWithOptions(r io.ReaderAt, size int64, opt Options) (*Image, error) {
 	if img.Replay != nil {
 		img.classifyChanges()
 	}
-	return img, nil
+	return nil
 }
 
 // loadRegions parses the metadata and BAT regions through the replayed view
@@ -136,8 +150,13 @@ func (img *Image) loadRegions() error {
 	return unsupported
 }
 
-// CurrentHeader returns the header in use.
-func (img *Image) CurrentHeader() *Header { return img.Headers[img.Current] }
+// CurrentHeader returns the header in use, or nil when neither is valid.
+func (img *Image) CurrentHeader() *Header {
+	if img.Current < 0 {
+		return nil
+	}
+	return img.Headers[img.Current]
+}
 
 // OnDisk returns the image as stored, before log replay. When the log is
 // clean it returns img itself.

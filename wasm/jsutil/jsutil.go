@@ -1,0 +1,76 @@
+//go:build js && wasm
+
+// Package jsutil bridges Go and JavaScript Promises without blocking the
+// JavaScript event loop: Go's wasm runtime deadlocks if a js.FuncOf callback
+// waits for a Promise, so work runs in goroutines.
+package jsutil
+
+import (
+	"errors"
+	"syscall/js"
+)
+
+// Await waits for promise p to settle. Call it only from a goroutine that
+// is not running inside a js.FuncOf callback.
+func Await(p js.Value) (js.Value, error) {
+	type result struct {
+		v   js.Value
+		err error
+	}
+	ch := make(chan result, 1)
+	then := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ch <- result{v: arg0(args)}
+		return nil
+	})
+	catch := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ch <- result{err: Error(arg0(args))}
+		return nil
+	})
+	defer then.Release()
+	defer catch.Release()
+	p.Call("then", then, catch)
+	r := <-ch
+	return r.v, r.err
+}
+
+func arg0(args []js.Value) js.Value {
+	if len(args) == 0 {
+		return js.Undefined()
+	}
+	return args[0]
+}
+
+// Error converts a JavaScript exception or rejection value to a Go error.
+func Error(v js.Value) error {
+	if v.Type() == js.TypeObject && v.Get("message").Type() == js.TypeString {
+		return errors.New(v.Get("message").String())
+	}
+	return errors.New(v.String())
+}
+
+// Promise returns a JavaScript Promise settled by fn, which runs in a new
+// goroutine: its result resolves the Promise, its error rejects it with an
+// Error carrying the message.
+func Promise(fn func() (any, error)) js.Value {
+	executor := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		resolve, reject := args[0], args[1]
+		go func() {
+			v, err := fn()
+			if err != nil {
+				reject.Invoke(js.Global().Get("Error").New(err.Error()))
+				return
+			}
+			resolve.Invoke(v)
+		}()
+		return nil
+	})
+	defer executor.Release()
+	return js.Global().Get("Promise").New(executor)
+}
+
+// Bytes copies b into a new Uint8Array.
+func Bytes(b []byte) js.Value {
+	a := js.Global().Get("Uint8Array").New(len(b))
+	js.CopyBytesToJS(a, b)
+	return a
+}
