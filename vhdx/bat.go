@@ -3,6 +3,7 @@ package vhdx
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 )
 
@@ -114,13 +115,18 @@ func (b *BAT) Entry(i uint64) (BATEntry, error) {
 func (b *BAT) Block(n uint64) (BATEntry, error) { return b.Entry(b.BlockIndex(n)) }
 
 func (b *BAT) decode(i uint64, raw uint64) BATEntry {
-	e := BATEntry{Index: i, Offset: b.Offset + 8*int64(i), Raw: raw, State: BlockState(raw & 7), FileOffset: int64(raw>>20) << 20, Reserved: uint32(raw>>3) & (1<<17 - 1)}
 	period := b.ChunkRatio + 1
-	e.SectorBitmap = i%period == b.ChunkRatio
+	return b.decodeAt(i, raw, i%period, i/period)
+}
+
+// decodeAt decodes entry i given its place pos in chunk period chunk.
+func (b *BAT) decodeAt(i, raw, pos, chunk uint64) BATEntry {
+	e := BATEntry{Index: i, Offset: b.Offset + 8*int64(i), Raw: raw, State: BlockState(raw & 7), FileOffset: int64(raw>>20) << 20, Reserved: uint32(raw>>3) & (1<<17 - 1)}
+	e.SectorBitmap = pos == b.ChunkRatio
 	if e.SectorBitmap {
-		e.Block = i / period
+		e.Block = chunk
 	} else {
-		e.Block = i - i/period
+		e.Block = chunk*b.ChunkRatio + pos
 	}
 	return e
 }
@@ -168,16 +174,20 @@ func (b *BAT) Walk(fn func(BATEntry) error) error { return b.WalkRange(0, b.Entr
 
 // WalkRange is Walk over the entries with indexes in [first, end).
 func (b *BAT) WalkRange(first, end uint64, fn func(BATEntry) error) error {
-	const chunk = 128 * 1024 // entries per read (1 MiB)
 	end = min(end, b.EntryCount)
-	for ; first < end; first += chunk {
-		raw, err := b.read(first, min(chunk, end-first))
+	period := b.ChunkRatio + 1
+	pos, chunk := first%period, first/period
+	for ; first < end; first += batReadEntries {
+		raw, err := b.read(first, min(batReadEntries, end-first))
 		if err != nil {
 			return err
 		}
 		for j, v := range raw {
-			if err := fn(b.decode(first+uint64(j), v)); err != nil {
+			if err := fn(b.decodeAt(first+uint64(j), v, pos, chunk)); err != nil {
 				return err
+			}
+			if pos++; pos == period {
+				pos, chunk = 0, chunk+1
 			}
 		}
 	}
@@ -185,16 +195,57 @@ func (b *BAT) WalkRange(first, end uint64, fn func(BATEntry) error) error {
 }
 
 // Counts returns the number of payload blocks in each state and the number
-// of sector bitmap entries in each state. It reads the whole table once.
+// of sector bitmap entries in each state. It reads the whole table once,
+// through fixed-size buffers, splitting the work across CPUs.
 func (b *BAT) Counts() (blocks, bitmaps StateCounts, err error) {
-	const chunk = 128 * 1024
+	const span = 1 << 20 // entries per worker task (8 MiB of table)
+	workers := min(runtime.GOMAXPROCS(0), 8)
+	tasks := make(chan uint64)
+	type result struct {
+		blocks, bitmaps StateCounts
+		err             error
+	}
+	results := make(chan result, workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			var r result
+			buf := make([]byte, 8*batReadEntries)
+			for first := range tasks {
+				if r.err == nil {
+					r.err = b.countRange(first, min(first+span, b.EntryCount), buf, &r.blocks, &r.bitmaps)
+				}
+			}
+			results <- r
+		}()
+	}
+	for first := uint64(0); first < b.EntryCount; first += span {
+		tasks <- first
+	}
+	close(tasks)
+	for w := 0; w < workers; w++ {
+		r := <-results
+		for s := range blocks {
+			blocks[s] += r.blocks[s]
+			bitmaps[s] += r.bitmaps[s]
+		}
+		if err == nil {
+			err = r.err
+		}
+	}
+	return blocks, bitmaps, err
+}
+
+// batReadEntries is how many entries one read of the table covers (1 MiB).
+const batReadEntries = 128 * 1024
+
+// countRange adds the states of entries [first, end) to blocks and bitmaps.
+func (b *BAT) countRange(first, end uint64, buf []byte, blocks, bitmaps *StateCounts) error {
 	period := b.ChunkRatio + 1
-	buf := make([]byte, 8*chunk)
-	for first := uint64(0); first < b.EntryCount; first += chunk {
-		n := min(chunk, b.EntryCount-first)
+	for ; first < end; first += batReadEntries {
+		n := min(batReadEntries, end-first)
 		p := buf[:8*n]
 		if err := readAt(b.r, p, b.Offset+8*int64(first), "BAT"); err != nil {
-			return blocks, bitmaps, err
+			return err
 		}
 		if isZero(p) {
 			nb := bitmapsBetween(first, first+n, period)
@@ -202,16 +253,21 @@ func (b *BAT) Counts() (blocks, bitmaps StateCounts, err error) {
 			bitmaps[NotPresent] += nb
 			continue
 		}
+		// pos is the index's place in its chunk period; the sector
+		// bitmap entry is the last of each period.
+		pos := first % period
 		for j := uint64(0); j < n; j++ {
 			s := p[8*j] & 7
-			if (first+j)%period == b.ChunkRatio {
+			if pos == b.ChunkRatio {
 				bitmaps[s]++
+				pos = 0
 			} else {
 				blocks[s]++
+				pos++
 			}
 		}
 	}
-	return blocks, bitmaps, nil
+	return nil
 }
 
 // bitmapsBetween counts the sector bitmap indexes in [lo, hi): those i

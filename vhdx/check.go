@@ -340,6 +340,9 @@ func (c *checker) bat() {
 	partialChunks := map[uint64]bool{}
 	var bitmapPresent []uint64
 	err := b.Walk(func(e BATEntry) error {
+		if e.Reserved == 0 && (e.State <= Unmapped && !e.SectorBitmap || e.State == NotPresent) {
+			return nil // no file data: nothing more to check
+		}
 		structure := fmt.Sprintf("BAT entry %d", e.Index)
 		if e.Reserved != 0 {
 			c.add("bat.reserved_bits", SeverityWarning, structure, e.Offset, "reserved bits 3-19 are %#x", e.Reserved)
