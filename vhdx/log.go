@@ -42,7 +42,7 @@ type LogEntry struct {
 	ComputedChecksum  uint32          `json:"computed_checksum"`
 	EntryLength       uint32          `json:"entry_length"`
 	Tail              uint32          `json:"tail"`
-	SequenceNumber    uint64          `json:"sequence_number"`
+	SequenceNumber    uint64          `json:"sequence_number,string"`
 	DescriptorCount   uint32          `json:"descriptor_count"`
 	LogGUID           uuid.UUID       `json:"log_guid"`
 	FlushedFileOffset uint64          `json:"flushed_file_offset"`
@@ -64,7 +64,7 @@ type LogDescriptor struct {
 	Signature      string `json:"signature"` // "zero" or "desc"
 	TargetOffset   uint64 `json:"target_offset"`
 	Length         uint64 `json:"length"` // ZeroLength, or 4096 for data
-	SequenceNumber uint64 `json:"sequence_number"`
+	SequenceNumber uint64 `json:"sequence_number,string"`
 	LeadingBytes   uint64 `json:"leading_bytes,omitempty"`
 	TrailingBytes  uint32 `json:"trailing_bytes,omitempty"`
 	// DataOffset is the file offset of the data sector of a data descriptor.

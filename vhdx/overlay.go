@@ -98,8 +98,8 @@ func (p patch) fill(base io.ReaderAt, dst []byte, at int64) error {
 
 // Replay describes what replaying the log changed.
 type Replay struct {
-	// Entries are the sequence numbers of the replayed entries, in order.
-	Entries []uint64 `json:"entries"`
+	// Entries counts the replayed log entries.
+	Entries int `json:"entries"`
 	// Changes lists every range written, in replay order.
 	Changes []ReplayChange `json:"changes"`
 	// FileSizeBefore and FileSizeAfter are the file size on disk and as seen
@@ -110,7 +110,7 @@ type Replay struct {
 
 // ReplayChange is one range the log replay writes.
 type ReplayChange struct {
-	Sequence  uint64 `json:"sequence"`
+	Sequence  uint64 `json:"sequence,string"`
 	Offset    int64  `json:"offset"`
 	Length    int64  `json:"length"`
 	Zero      bool   `json:"zero"`
@@ -123,7 +123,7 @@ func replayLog(base io.ReaderAt, size int64, l *Log) (*overlay, *Replay) {
 	rep := &Replay{FileSizeBefore: size, FileSizeAfter: size}
 	for _, idx := range l.Active[l.ReplayFrom:] {
 		e := l.Entries[idx]
-		rep.Entries = append(rep.Entries, e.SequenceNumber)
+		rep.Entries++
 		for _, d := range e.Descriptors {
 			p := patch{start: int64(d.TargetOffset), end: int64(d.TargetOffset + d.Length)}
 			if d.Signature == "zero" {

@@ -51,7 +51,9 @@ func size(n uint64) string {
 }
 
 func printInfo(w io.Writer, img *vhdx.Image, s *report.Summary) {
-	p := func(k string, format string, a ...any) { fmt.Fprintf(w, "  %-24s "+format+"\n", append([]any{k + ":"}, a...)...) }
+	p := func(k string, format string, a ...any) {
+		fmt.Fprintf(w, "  %-24s "+format+"\n", append([]any{k + ":"}, a...)...)
+	}
 	fmt.Fprintln(w, "Overview")
 	p("creator", "%s", s.Creator)
 	p("disk type", "%s", s.DiskType)
@@ -68,7 +70,7 @@ func printInfo(w io.Writer, img *vhdx.Image, s *report.Summary) {
 	}
 	switch {
 	case s.Replay != nil:
-		p("log", "dirty: %d entries replayed in memory, %d ranges changed, file size %d -> %d", len(s.Replay.Entries), len(s.Replay.Changes), s.Replay.FileSizeBefore, s.Replay.FileSizeAfter)
+		p("log", "dirty: %d entries replayed in memory, %d ranges changed, file size %d -> %d", s.Replay.Entries, len(s.Replay.Changes), s.Replay.FileSizeBefore, s.Replay.FileSizeAfter)
 	case s.LogReplayNeeded:
 		p("log", "dirty, but no valid active sequence to replay")
 	default:
