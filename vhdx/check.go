@@ -194,6 +194,10 @@ func (c *checker) log() {
 	if l.ReplayNeeded && len(l.Active) > 0 {
 		c.add("log.replay_needed", SeverityWarning, "log", h.Offset+48, "the log holds %d entries not yet applied to the file (it was not closed cleanly); they were replayed in memory", len(l.Active)-l.ReplayFrom)
 	}
+	// Stale entries are normal (every transaction leaves one behind), so
+	// they are summarised: one finding for earlier logs, one for the
+	// current log's entries outside the active sequence.
+	var stale [2][]*LogEntry // [0] earlier logs, [1] current log
 	for _, e := range l.Entries {
 		structure := fmt.Sprintf("log entry seq %d", e.SequenceNumber)
 		switch {
@@ -201,10 +205,15 @@ func (c *checker) log() {
 			c.add("log.entry_invalid", SeverityWarning, structure, e.Offset, "entry of the current log ignored: %s (a torn write)", e.Problem)
 		case !e.Valid:
 			c.add("log.entry_invalid_old", SeverityInfo, structure, e.Offset, "invalid entry of an earlier log ignored: %s", e.Problem)
-		case e.LogGUID != l.GUID:
-			c.add("log.entry_stale", SeverityInfo, structure, e.Offset, "stale entry of an earlier log (GUID %s)", e.LogGUID)
+		case !e.Active && e.LogGUID == l.GUID:
+			stale[1] = append(stale[1], e)
 		case !e.Active:
-			c.add("log.entry_stale", SeverityInfo, structure, e.Offset, "stale entry of the current log, outside the active sequence")
+			stale[0] = append(stale[0], e)
+		}
+	}
+	for i, which := range []string{"earlier logs", "the current log outside the active sequence"} {
+		if es := stale[i]; len(es) > 0 {
+			c.add("log.entry_stale", SeverityInfo, fmt.Sprintf("log entry seq %d", es[0].SequenceNumber), es[0].Offset, "%d stale entries of %s, ignored (first at %#x)", len(es), which, es[0].Offset)
 		}
 	}
 	if len(l.Active) > 0 {
