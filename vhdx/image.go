@@ -136,7 +136,7 @@ func (img *Image) loadRegions() error {
 	if metaRegion == nil {
 		return formatErr(ErrCorrupt, "region table", img.Regions.Offset, "no metadata region")
 	}
-	img.Metadata = readMetadata(img.view, *metaRegion)
+	img.Metadata = readMetadata(img.view, *metaRegion, img.viewSize)
 	if batRegion == nil {
 		return formatErr(ErrCorrupt, "region table", img.Regions.Offset, "no BAT region")
 	}

@@ -63,6 +63,7 @@ type Metadata struct {
 
 	// problems holds findings met while decoding items.
 	problems []Finding
+	fileSize int64 // bounds every item read
 }
 
 // MetadataEntry is one entry of the metadata table.
@@ -79,8 +80,8 @@ type MetadataEntry struct {
 	Flags         uint32    `json:"flags"`
 }
 
-func readMetadata(r io.ReaderAt, region RegionEntry) *Metadata {
-	m := &Metadata{Offset: int64(region.FileOffset), Length: int64(region.Length)}
+func readMetadata(r io.ReaderAt, region RegionEntry, fileSize int64) *Metadata {
+	m := &Metadata{Offset: int64(region.FileOffset), Length: int64(region.Length), fileSize: fileSize}
 	if region.Length < metadataTableSize {
 		m.Problem = fmt.Sprintf("region length %d is smaller than the 64 KiB table", region.Length)
 		return m
@@ -148,6 +149,10 @@ func (m *Metadata) itemData(r io.ReaderAt, e *MetadataEntry) ([]byte, bool) {
 	}
 	if want, fixed := itemSizes[e.ItemID]; fixed && e.ItemLength != want {
 		m.problem("metadata.item_size", e.Offset, "%s item is %d bytes, want %d", e.Name, e.ItemLength, want)
+		return nil, false
+	}
+	if e.FileOffset+int64(e.ItemLength) > m.fileSize {
+		m.problem("metadata.item_beyond_eof", e.Offset, "%s item (file offset %d, length %d) ends beyond the %d-byte file", e.Name, e.FileOffset, e.ItemLength, m.fileSize)
 		return nil, false
 	}
 	b := make([]byte, e.ItemLength)
