@@ -192,7 +192,7 @@ func (c *checker) log() {
 		c.add("log.unusable", sev, "log", l.Offset, "%s", l.Problem)
 	}
 	if l.ReplayNeeded && len(l.Active) > 0 {
-		c.add("log.replay_needed", SeverityWarning, "log", h.Offset+48, "the log holds %d entries not yet applied to the file (it was not closed cleanly); they were replayed in memory", len(l.Active)-l.ReplayFrom)
+		c.add("log.replay_needed", SeverityWarning, "log", h.Offset+48, "the file was not closed cleanly: its log's active sequence has %d entries, of which the last %d (from the head's tail) were replayed in memory", len(l.Active), len(l.Active)-l.ReplayFrom)
 	}
 	// Stale entries are normal (every transaction leaves one behind), so
 	// they are summarised: one finding for earlier logs, one for the
@@ -388,12 +388,15 @@ func (c *checker) bat() {
 		what := fmt.Sprintf("block %d", e.Block)
 		if e.SectorBitmap {
 			what = fmt.Sprintf("sector bitmap of chunk %d", e.Block)
+		} else if start := int64(e.Block) * size; start+size > int64(m.VirtualSize) {
+			// Only the part of the last block inside the disk must be stored.
+			size = int64(m.VirtualSize) - start
 		}
 		switch {
 		case e.FileOffset < headerAreaSize:
 			c.add("bat.offset_invalid", SeverityError, structure, e.Offset, "%s is present at file offset %d, inside the header section", what, e.FileOffset)
 			return nil
-		case e.FileOffset+size > fileSize:
+		case e.FileOffset > fileSize-size:
 			c.add("bat.beyond_eof", SeverityError, structure, e.Offset, "%s at file offset %d ends beyond the %d-byte file (truncated)", what, e.FileOffset, fileSize)
 			return nil
 		}
