@@ -142,7 +142,6 @@ func layerNames(d *vhdx.Disk) []string {
 	return out
 }
 
-
 func TestChainErrorsNameBothFiles(t *testing.T) {
 	base := func(o vhdxbuild.Options) []byte {
 		return withDataWrite(vhdxbuild.New(o), baseGUID).Bytes()
