@@ -7,12 +7,13 @@ import (
 )
 
 func runCat(stdout io.Writer, _ *flag.FlagSet, args []string) error {
-	img, closeFile, err := openImage(args[0])
+	s := &session{}
+	defer s.close()
+	img, err := s.openImage(args[0])
 	if err != nil {
 		return err
 	}
-	defer closeFile()
-	disk, err := img.Disk()
+	disk, err := s.openDisk(img, args[0])
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,12 +18,16 @@ type checkResult struct {
 }
 
 func runCheck(stdout io.Writer, fs *flag.FlagSet, args []string) error {
-	img, closeFile, err := openImage(args[0])
+	s := &session{}
+	defer s.close()
+	img, err := s.openImage(args[0])
 	if err != nil {
 		return err
 	}
-	defer closeFile()
 	res := checkResult{File: args[0], Findings: img.Check()}
+	if img.Metadata != nil && img.Metadata.HasParent {
+		res.Findings = append(res.Findings, s.checkParents(img, args[0])...)
+	}
 	for _, f := range res.Findings {
 		switch f.Severity {
 		case vhdx.SeverityError:
@@ -54,4 +59,25 @@ func runCheck(stdout io.Writer, fs *flag.FlagSet, args []string) error {
 		return &exitError{code: 1}
 	}
 	return nil
+}
+
+// checkParents verifies the chain of a differencing disk and checks every
+// parent, naming the file in each of their findings.
+func (s *session) checkParents(img *vhdx.Image, name string) []vhdx.Finding {
+	disk, err := s.openDisk(img, name)
+	if err != nil {
+		code := "chain.parent_mismatch"
+		if errors.Is(err, vhdx.ErrParentNotFound) {
+			code = "chain.parent_missing"
+		}
+		return []vhdx.Finding{{Code: code, Severity: vhdx.SeverityError, Structure: "parent locator", Offset: img.Metadata.ParentLocator.Offset, Message: err.Error()}}
+	}
+	var out []vhdx.Finding
+	for _, l := range disk.Layers()[1:] {
+		for _, f := range l.Image.Check() {
+			f.Structure = l.Name + ": " + f.Structure
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -13,25 +13,36 @@ import (
 
 type infoJSON struct {
 	*report.Summary
-	Structures report.Structures `json:"structures"`
+	Chain      []report.ChainLayer `json:"chain,omitempty"`
+	ChainError string              `json:"chain_error,omitempty"`
+	Structures report.Structures   `json:"structures"`
 }
 
 func runInfo(stdout io.Writer, fs *flag.FlagSet, args []string) error {
-	img, closeFile, err := openImage(args[0])
+	s := &session{}
+	defer s.close()
+	img, err := s.openImage(args[0])
 	if err != nil {
 		return err
 	}
-	defer closeFile()
 	sum, err := report.Summarize(img)
 	if err != nil {
 		return err
 	}
+	out := infoJSON{Summary: sum, Structures: report.StructuresOf(img)}
+	if sum.HasParent {
+		if disk, err := s.openDisk(img, args[0]); err != nil {
+			out.ChainError = err.Error()
+		} else {
+			out.Chain = report.Chain(disk)
+		}
+	}
 	if jsonWanted(fs) {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(infoJSON{sum, report.StructuresOf(img)})
+		return enc.Encode(out)
 	}
-	printInfo(stdout, img, sum)
+	printInfo(stdout, img, out)
 	return nil
 }
 
@@ -50,7 +61,8 @@ func size(n uint64) string {
 	return fmt.Sprintf("%s %s (%d bytes)", s, units[u], n)
 }
 
-func printInfo(w io.Writer, img *vhdx.Image, s *report.Summary) {
+func printInfo(w io.Writer, img *vhdx.Image, out infoJSON) {
+	s := out.Summary
 	p := func(k string, format string, a ...any) {
 		fmt.Fprintf(w, "  %-24s "+format+"\n", append([]any{k + ":"}, a...)...)
 	}
@@ -65,7 +77,14 @@ func printInfo(w io.Writer, img *vhdx.Image, s *report.Summary) {
 	p("page 83 id", "%s", s.Page83)
 	p("leave blocks allocated", "%t", s.LeaveBlocksAllocated)
 	p("has parent", "%t", s.HasParent)
-	if s.DiskError != "" {
+	switch {
+	case out.ChainError != "":
+		p("parent chain", "BROKEN: %s", out.ChainError)
+	case out.Chain != nil:
+		for i, l := range out.Chain {
+			p(fmt.Sprintf("chain layer %d", i), "%s (%s, DataWriteGuid %s)", l.Name, l.DiskType, l.DataWriteGUID)
+		}
+	case s.DiskError != "":
 		p("virtual disk", "NOT READABLE: %s", s.DiskError)
 	}
 	switch {

@@ -14,36 +14,49 @@ type jsonExtent struct {
 	Length     int64  `json:"length"`
 	State      string `json:"state"`
 	FileOffset *int64 `json:"file_offset,omitempty"`
+	Layer      int    `json:"layer"`
 }
 
 func runMap(stdout io.Writer, fs *flag.FlagSet, args []string) error {
-	img, closeFile, err := openImage(args[0])
+	s := &session{}
+	defer s.close()
+	img, err := s.openImage(args[0])
 	if err != nil {
 		return err
 	}
-	defer closeFile()
-	disk, err := img.Disk()
+	disk, err := s.openDisk(img, args[0])
 	if err != nil {
 		return err
+	}
+	var names []string
+	for _, l := range disk.Layers() {
+		names = append(names, l.Name)
 	}
 	asJSON := jsonWanted(fs)
 	if asJSON {
-		fmt.Fprint(stdout, "{\"extents\":[")
+		b, _ := json.Marshal(names)
+		fmt.Fprintf(stdout, "{\"layers\":%s,\"extents\":[", b)
 	} else {
-		fmt.Fprintf(stdout, "%-18s %-18s %-18s %s\n", "start", "length", "file offset", "state")
+		if len(names) > 1 {
+			for i, n := range names {
+				fmt.Fprintf(stdout, "layer %d: %s\n", i, n)
+			}
+		}
+		fmt.Fprintf(stdout, "%-18s %-18s %-18s %-5s %s\n", "start", "length", "file offset", "layer", "state")
 	}
 	first := true
 	err = disk.Extents(func(e vhdx.Extent) error {
+		stored := e.State == vhdx.FullyPresent || e.State == vhdx.PartiallyPresent
 		if !asJSON {
 			off := "-"
-			if e.State == vhdx.FullyPresent {
+			if stored {
 				off = fmt.Sprintf("%#x", e.FileOffset)
 			}
-			_, err := fmt.Fprintf(stdout, "%-18s %-18s %-18s %s\n", fmt.Sprintf("%#x", e.Start), fmt.Sprintf("%#x", e.Length), off, e.State)
+			_, err := fmt.Fprintf(stdout, "%-18s %-18s %-18s %-5d %s\n", fmt.Sprintf("%#x", e.Start), fmt.Sprintf("%#x", e.Length), off, e.Layer, e.State)
 			return err
 		}
-		je := jsonExtent{Start: e.Start, Length: e.Length, State: e.State.String()}
-		if e.State == vhdx.FullyPresent {
+		je := jsonExtent{Start: e.Start, Length: e.Length, State: e.State.String(), Layer: e.Layer}
+		if stored {
 			je.FileOffset = &e.FileOffset
 		}
 		b, _ := json.Marshal(je)
