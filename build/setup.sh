@@ -3,15 +3,18 @@
 # Idempotent and silent when everything is present. As root it installs what
 # is missing; otherwise it prints the command to run and exits 1.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 # Debian packages, one "what-to-look-for package" pair per line. What to look
 # for is a command on PATH, or an absolute path for tools a shell builtin
-# would shadow. Browser tests will add e.g. "chromium chromium" here.
+# would shadow.
 apt_needs=(
 	"make make"
 	"qemu-img qemu-utils"
 	"qemu-io qemu-utils"
 	"/usr/bin/time time"
+	"/usr/bin/chromium chromium"
+	"gzip gzip"
 )
 
 missing=()
@@ -25,6 +28,9 @@ for need in "${apt_needs[@]}"; do
 	[[ " ${missing[*]-} " == *" $pkg "* ]] || missing+=("$pkg")
 done
 
+# libvhdi's Python bindings: an independent reader of differencing chains.
+/usr/bin/python3 -c 'import pyvhdi' >/dev/null 2>&1 || missing+=("python3-libvhdi")
+
 if ((${#missing[@]})); then
 	if ((EUID != 0)) || ! command -v apt-get >/dev/null 2>&1; then
 		echo "build/setup.sh: missing Debian packages: ${missing[*]}" >&2
@@ -37,5 +43,13 @@ if ((${#missing[@]})); then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
 fi
 
-# npm packages for the browser tests (playwright-core) go here, after the
-# apt step that provides node and npm.
+# npm packages for the browser tests (playwright-core, pinned in
+# package-lock.json; it downloads no browser: tests use Debian's chromium).
+if ! command -v npm >/dev/null 2>&1; then
+	echo "build/setup.sh: node and npm (Node 20 or later) are needed for the browser tests" >&2
+	exit 1
+fi
+if [[ ! -d node_modules/playwright-core ]]; then
+	echo "build/setup.sh: installing npm packages" >&2
+	npm ci --no-audit --no-fund --loglevel=error </dev/null >/dev/null
+fi
