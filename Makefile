@@ -1,31 +1,56 @@
-# VHDX Inspector. `make test` is what CI runs (.ci/run).
+# VHDX Inspector. `make serve` runs the viewer; `make test` runs every test
+# and is what CI runs (.ci/run).
 
 GO          ?= go
 FUZZTIME    ?= 10s
 TESTTIMEOUT ?= 10m
+PORT        ?= 8080
+GOROOT_DIR  := $(shell $(GO) env GOROOT)
+# Runs GOOS=js test binaries under Node (which gives Blob tests a real Blob).
+NODE_EXEC   := $(GOROOT_DIR)/lib/wasm/go_js_wasm_exec
+# Runs GOOS=js test binaries in headless Chromium (IndexedDB).
+BROWSER_EXEC := node $(CURDIR)/build/wasm-browser-exec.mjs
 
-.PHONY: test fuzz bench build clean
+.PHONY: test test-go test-wasm test-e2e lint setup fuzz bench build dist serve clean
 
-test:
-	build/setup.sh
-	$(GO) vet ./...
-	@unformatted=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -print0 | xargs -0 -r gofmt -l); \
-	if [ -n "$$unformatted" ]; then echo "gofmt: these files need formatting:"; echo "$$unformatted"; exit 1; fi
-	$(GO) test -timeout $(TESTTIMEOUT) ./...
+test: setup lint test-go test-wasm test-e2e
 	FUZZTIME=$(FUZZTIME) build/fuzz.sh
+
+setup:
+	build/setup.sh
+
+lint:
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./wasm/...
+	@unformatted=$$(git ls-files -co --exclude-standard '*.go' | xargs -r gofmt -l); \
+	if [ -n "$$unformatted" ]; then echo "gofmt: these files need formatting:"; echo "$$unformatted"; exit 1; fi
+
+test-go:
+	$(GO) test -timeout $(TESTTIMEOUT) ./...
+
+test-wasm:
+	GOOS=js GOARCH=wasm $(GO) test -timeout $(TESTTIMEOUT) -exec="$(NODE_EXEC)" ./wasm/...
+	GOOS=js GOARCH=wasm $(GO) test -timeout $(TESTTIMEOUT) -exec="$(BROWSER_EXEC)" ./wasm/idbcache
+
+test-e2e: dist
+	node --test --test-concurrency=1 e2e/
 
 fuzz: FUZZTIME = 5m
-fuzz:
-	build/setup.sh
+fuzz: setup
 	FUZZTIME=$(FUZZTIME) build/fuzz.sh
 
-bench: build
-	build/setup.sh
+bench: setup build
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 	build/bench.sh
 
 build:
 	$(GO) build -o bin/vhdx ./cmd/vhdx
 
+dist:
+	build/dist.sh
+
+serve: dist
+	PORT=$(PORT) node build/serve.mjs
+
 clean:
-	rm -rf bin
+	rm -rf bin dist
