@@ -249,25 +249,47 @@ func (b *BAT) countRange(first, end uint64, buf []byte, blocks, bitmaps *StateCo
 		}
 		if isZero(p) {
 			nb := bitmapsBetween(first, first+n, period)
-			blocks[NotPresent] += n - nb
+			blocks[NotPresent] += n - nb - b.padding(first, first+n)
 			bitmaps[NotPresent] += nb
 			continue
 		}
 		// pos is the index's place in its chunk period; the sector
 		// bitmap entry is the last of each period.
 		pos := first % period
+		payloadEnd := b.payloadEnd()
 		for j := uint64(0); j < n; j++ {
 			s := p[8*j] & 7
 			if pos == b.ChunkRatio {
 				bitmaps[s]++
 				pos = 0
 			} else {
-				blocks[s]++
+				if first+j < payloadEnd {
+					blocks[s]++
+				}
 				pos++
 			}
 		}
 	}
 	return nil
+}
+
+// payloadEnd is the index after the last payload block's entry. A
+// differencing disk's BAT pads its last chunk with unused entries from
+// there up to the chunk's sector bitmap entry.
+func (b *BAT) payloadEnd() uint64 {
+	if b.BlockCount == 0 {
+		return 0
+	}
+	return b.BlockIndex(b.BlockCount-1) + 1
+}
+
+// padding counts the unused payload positions in [lo, hi).
+func (b *BAT) padding(lo, hi uint64) uint64 {
+	lo = max(lo, b.payloadEnd())
+	if lo >= hi {
+		return 0
+	}
+	return hi - lo - bitmapsBetween(lo, hi, b.ChunkRatio+1)
 }
 
 // bitmapsBetween counts the sector bitmap indexes in [lo, hi): those i

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+	"math"
 	"unicode/utf16"
 
 	"github.com/google/uuid"
@@ -54,6 +55,10 @@ func utf16String(b []byte) string {
 
 // readAt reads len(b) bytes at off, reporting a short read as ErrTruncated.
 func readAt(r io.ReaderAt, b []byte, off int64, structure string) error {
+	if off < 0 || off > math.MaxInt64-int64(len(b)) {
+		// An offset computed from a huge on-disk value: no file reaches it.
+		return formatErr(ErrTruncated, structure, off, "needs %d bytes at an offset no file reaches", len(b))
+	}
 	n, err := r.ReadAt(b, off)
 	if n == len(b) {
 		return nil

@@ -108,7 +108,7 @@ func readLog(r io.ReaderAt, h *Header, fileSize int64) *Log {
 	case h.LogLength%mib != 0 || h.LogOffset%mib != 0:
 		l.Problem = fmt.Sprintf("log offset %d or length %d is not a multiple of 1 MiB", h.LogOffset, h.LogLength)
 		return l
-	case h.LogOffset < headerAreaSize || int64(h.LogOffset) > fileSize || int64(h.LogLength) > fileSize-int64(h.LogOffset):
+	case h.LogOffset < headerAreaSize || h.LogOffset > uint64(fileSize) || uint64(h.LogLength) > uint64(fileSize)-h.LogOffset:
 		l.Problem = fmt.Sprintf("log (offset %d, length %d) lies outside the %d-byte file", h.LogOffset, h.LogLength, fileSize)
 		return l
 	}

@@ -41,6 +41,7 @@ const (
 	maxVirtualSize     = 64 * tib
 	minBlockSize       = 1 * mib
 	maxBlockSize       = 256 * mib
+	maxItemLength      = 1 * mib // MS-VHDX 2.6.1.2
 )
 
 // Metadata is the metadata region: its table and the decoded known items.
@@ -149,6 +150,10 @@ func (m *Metadata) itemData(r io.ReaderAt, e *MetadataEntry) ([]byte, bool) {
 	}
 	if want, fixed := itemSizes[e.ItemID]; fixed && e.ItemLength != want {
 		m.problem("metadata.item_size", e.Offset, "%s item is %d bytes, want %d", e.Name, e.ItemLength, want)
+		return nil, false
+	}
+	if e.ItemLength > maxItemLength {
+		m.problem("metadata.item_size", e.Offset, "%s item is %d bytes, more than the 1 MiB maximum", e.Name, e.ItemLength)
 		return nil, false
 	}
 	if e.FileOffset+int64(e.ItemLength) > m.fileSize {

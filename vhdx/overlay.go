@@ -1,7 +1,9 @@
 package vhdx
 
 import (
+	"container/heap"
 	"io"
+	"slices"
 	"sort"
 )
 
@@ -25,28 +27,54 @@ type overlay struct {
 	patches  []patch
 }
 
-// apply lays p over the existing patches, trimming or splitting them.
-func (o *overlay) apply(p patch) {
-	var out []patch
-	i := sort.Search(len(o.patches), func(i int) bool { return o.patches[i].end > p.start })
-	out = append(out, o.patches[:i]...)
-	for ; i < len(o.patches) && o.patches[i].start < p.end; i++ {
-		q := o.patches[i]
-		if q.start < p.start {
-			left := q
-			left.end = p.start
-			out = append(out, left)
-		}
-		if q.end > p.end {
-			right := q
-			right.start = p.end
-			o.patches[i] = right
-			break
-		}
+// flatten lays the patches over each other in order, later ones winning,
+// and returns the visible pieces, sorted and disjoint. It sweeps the patch
+// boundaries keeping the patches that cover the current position in a heap
+// ordered by patch number, so n patches cost O(n log n) in any order (a
+// log holds tens of thousands of descriptors per MiB).
+func flatten(list []patch) []patch {
+	byStart := make([]int, len(list))
+	bounds := make([]int64, 0, 2*len(list))
+	for i, p := range list {
+		byStart[i] = i
+		bounds = append(bounds, p.start, p.end)
 	}
-	out = append(out, p)
-	out = append(out, o.patches[i:]...)
-	o.patches = out
+	sort.Slice(byStart, func(a, b int) bool { return list[byStart[a]].start < list[byStart[b]].start })
+	slices.Sort(bounds)
+	bounds = slices.Compact(bounds)
+	var out []patch
+	covering := &patchHeap{}
+	next := 0
+	for j := 0; j+1 < len(bounds); j++ {
+		at := bounds[j]
+		for ; next < len(byStart) && list[byStart[next]].start <= at; next++ {
+			heap.Push(covering, byStart[next])
+		}
+		for covering.Len() > 0 && list[(*covering)[0]].end <= at {
+			heap.Pop(covering) // ended; buried ended patches surface later
+		}
+		if covering.Len() == 0 {
+			continue
+		}
+		piece := list[(*covering)[0]]
+		piece.start, piece.end = at, bounds[j+1]
+		out = append(out, piece)
+	}
+	return out
+}
+
+// patchHeap is a max-heap of patch numbers.
+type patchHeap []int
+
+func (h patchHeap) Len() int           { return len(h) }
+func (h patchHeap) Less(i, j int) bool { return h[i] > h[j] }
+func (h patchHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *patchHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *patchHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 func (o *overlay) ReadAt(b []byte, off int64) (int, error) {
@@ -121,6 +149,7 @@ type ReplayChange struct {
 func replayLog(base io.ReaderAt, size int64, l *Log) (*overlay, *Replay) {
 	o := &overlay{base: base, baseSize: size, size: size}
 	rep := &Replay{FileSizeBefore: size, FileSizeAfter: size}
+	var list []patch
 	for _, idx := range l.Active[l.ReplayFrom:] {
 		e := l.Entries[idx]
 		rep.Entries++
@@ -134,13 +163,14 @@ func replayLog(base io.ReaderAt, size int64, l *Log) (*overlay, *Replay) {
 			if p.end <= p.start || p.start < 0 {
 				continue
 			}
-			o.apply(p)
+			list = append(list, p)
 			rep.Changes = append(rep.Changes, ReplayChange{Sequence: e.SequenceNumber, Offset: p.start, Length: p.end - p.start, Zero: p.zero})
 		}
 		if last := int64(e.LastFileOffset); last > o.size && last <= maxFileSize {
 			o.size = last
 		}
 	}
+	o.patches = flatten(list)
 	rep.FileSizeAfter = o.size
 	return o, rep
 }
