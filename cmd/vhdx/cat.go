@@ -6,7 +6,9 @@ import (
 	"io"
 )
 
-func runCat(stdout io.Writer, _ *flag.FlagSet, args []string) error {
+func defineCat(*flag.FlagSet) runner { return runCat }
+
+func runCat(stdout io.Writer, args []string) error {
 	s := &session{}
 	defer s.close()
 	img, err := s.openImage(args[0])

@@ -17,7 +17,14 @@ type checkResult struct {
 	Warnings int            `json:"warnings"`
 }
 
-func runCheck(stdout io.Writer, fs *flag.FlagSet, args []string) error {
+func defineCheck(fs *flag.FlagSet) runner {
+	asJSON := jsonFlag(fs)
+	return func(stdout io.Writer, args []string) error {
+		return runCheck(stdout, *asJSON, args)
+	}
+}
+
+func runCheck(stdout io.Writer, asJSON bool, args []string) error {
 	s := &session{}
 	defer s.close()
 	img, err := s.openImage(args[0])
@@ -39,7 +46,7 @@ func runCheck(stdout io.Writer, fs *flag.FlagSet, args []string) error {
 	if res.Findings == nil {
 		res.Findings = []vhdx.Finding{}
 	}
-	if jsonWanted(fs) {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(res); err != nil {

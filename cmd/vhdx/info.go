@@ -18,7 +18,14 @@ type infoJSON struct {
 	Structures report.Structures   `json:"structures"`
 }
 
-func runInfo(stdout io.Writer, fs *flag.FlagSet, args []string) error {
+func defineInfo(fs *flag.FlagSet) runner {
+	asJSON := jsonFlag(fs)
+	return func(stdout io.Writer, args []string) error {
+		return runInfo(stdout, *asJSON, args)
+	}
+}
+
+func runInfo(stdout io.Writer, asJSON bool, args []string) error {
 	s := &session{}
 	defer s.close()
 	img, err := s.openImage(args[0])
@@ -37,7 +44,7 @@ func runInfo(stdout io.Writer, fs *flag.FlagSet, args []string) error {
 			out.Chain = report.Chain(disk)
 		}
 	}
-	if jsonWanted(fs) {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)

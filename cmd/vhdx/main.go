@@ -1,10 +1,14 @@
-// Command vhdx inspects Hyper-V virtual hard disk (VHDX) images: it prints
-// their structures, validates them, maps and extracts their virtual disks.
+// Command vhdx inspects, creates and converts Hyper-V virtual hard disk
+// (VHDX) images.
 //
-//	vhdx info  [--json] FILE   structures and facts
-//	vhdx check [--json] FILE   validation findings (exit 1 on errors, 2 if unreadable)
-//	vhdx map   [--json] FILE   virtual disk extents by state
-//	vhdx cat   FILE            the virtual disk, raw, to standard output
+//	vhdx info    [--json] FILE          structures and facts
+//	vhdx check   [--json] FILE          validation findings (exit 1 on errors, 2 if unreadable)
+//	vhdx map     [--json] FILE          virtual disk extents by state and layer
+//	vhdx cat     FILE                   the virtual disk, raw, to standard output
+//	vhdx create  [flags] FILE [SIZE]    a new fixed, dynamic or differencing image
+//	vhdx write   FILE OFFSET < data     write standard input into the virtual disk
+//	vhdx convert [flags] IN OUT         raw or VHDX to raw or VHDX (by OUT's extension)
+//	vhdx merge   [flags] CHILD OUT      a differencing chain into one standalone image
 package main
 
 import (
@@ -23,23 +27,32 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.err.Error() }
 
+// runner runs a command with its positional arguments.
+type runner func(stdout io.Writer, args []string) error
+
 type command struct {
 	name, args, summary string
-	run                 func(stdout io.Writer, fs *flag.FlagSet, args []string) error
-	jsonFlag            bool
+	minArgs, maxArgs    int
+	// define declares the command's flags on fs and returns its runner,
+	// which reads them.
+	define func(fs *flag.FlagSet) runner
 }
 
 var commands = []command{
-	{name: "info", args: "[--json] FILE", summary: "show every structure of the image and its facts", run: runInfo, jsonFlag: true},
-	{name: "check", args: "[--json] FILE", summary: "validate the image; exit 0 if no errors, 1 if errors, 2 if unreadable", run: runCheck, jsonFlag: true},
-	{name: "map", args: "[--json] FILE", summary: "list the virtual disk as extents (start, length, state, file offset)", run: runMap, jsonFlag: true},
-	{name: "cat", args: "FILE", summary: "write the whole virtual disk (after log replay) to standard output", run: runCat},
+	{"info", "[--json] FILE", "show every structure of the image and its facts", 1, 1, defineInfo},
+	{"check", "[--json] FILE", "validate the image; exit 0 if no errors, 1 if errors, 2 if unreadable", 1, 1, defineCheck},
+	{"map", "[--json] FILE", "list the virtual disk as extents (start, length, state, file offset, layer)", 1, 1, defineMap},
+	{"cat", "FILE", "write the whole virtual disk (after log replay) to standard output", 1, 1, defineCat},
+	{"create", "[flags] FILE [VIRTUAL_SIZE]", "create an image (sizes take K, M, G, T suffixes; a child takes its parent's size)", 1, 2, defineCreate},
+	{"write", "FILE OFFSET < data", "write standard input into the virtual disk at OFFSET", 2, 2, defineWrite},
+	{"convert", "[flags] IN OUT", "convert raw or VHDX to raw or VHDX (OUT ending .vhdx or .avhdx is VHDX), keeping zero ranges sparse", 2, 2, defineConvert},
+	{"merge", "[flags] CHILD OUT", "merge a differencing chain into one standalone image (raw or VHDX by OUT's extension)", 2, 2, defineMerge},
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: vhdx COMMAND [ARGS]\n\nCommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-6s %-14s %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(w, "  %-8s %-28s %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'vhdx COMMAND --help' for a command's options.")
 }
@@ -67,9 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(fs.Output(), "usage: vhdx %s %s\n\n%s.\n", c.name, c.args, c.summary)
 			fs.PrintDefaults()
 		}
-		if c.jsonFlag {
-			fs.Bool("json", false, "print JSON for programs instead of text")
-		}
+		run := c.define(fs)
 		if err := fs.Parse(args[1:]); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fs.SetOutput(stdout)
@@ -78,11 +89,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 			return 2
 		}
-		if fs.NArg() != 1 {
-			fmt.Fprintf(stderr, "vhdx %s: expected one FILE argument (see 'vhdx %s --help')\n", c.name, c.name)
+		if fs.NArg() < c.minArgs || fs.NArg() > c.maxArgs {
+			fmt.Fprintf(stderr, "vhdx %s: expected arguments %s (see 'vhdx %s --help')\n", c.name, c.args, c.name)
 			return 2
 		}
-		err := c.run(stdout, fs, fs.Args())
+		err := run(stdout, fs.Args())
 		var ee *exitError
 		switch {
 		case err == nil:
@@ -102,7 +113,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func jsonWanted(fs *flag.FlagSet) bool {
-	f := fs.Lookup("json")
-	return f != nil && f.Value.String() == "true"
+// jsonFlag declares the --json flag.
+func jsonFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("json", false, "print JSON for programs instead of text")
 }

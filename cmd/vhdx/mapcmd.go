@@ -17,7 +17,14 @@ type jsonExtent struct {
 	Layer      int    `json:"layer"`
 }
 
-func runMap(stdout io.Writer, fs *flag.FlagSet, args []string) error {
+func defineMap(fs *flag.FlagSet) runner {
+	asJSON := jsonFlag(fs)
+	return func(stdout io.Writer, args []string) error {
+		return runMap(stdout, *asJSON, args)
+	}
+}
+
+func runMap(stdout io.Writer, asJSON bool, args []string) error {
 	s := &session{}
 	defer s.close()
 	img, err := s.openImage(args[0])
@@ -32,7 +39,6 @@ func runMap(stdout io.Writer, fs *flag.FlagSet, args []string) error {
 	for _, l := range disk.Layers() {
 		names = append(names, l.Name)
 	}
-	asJSON := jsonWanted(fs)
 	if asJSON {
 		b, _ := json.Marshal(names)
 		fmt.Fprintf(stdout, "{\"layers\":%s,\"extents\":[", b)
