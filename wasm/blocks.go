@@ -1,0 +1,195 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"syscall/js"
+
+	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
+	"github.com/vhdx-inspector/vhdx-inspector/wasm/jsutil"
+)
+
+// bat returns the open image's BAT or an error saying why there is none.
+func (e *engine) bat() (*vhdx.BAT, error) {
+	img, err := e.current()
+	if err != nil {
+		return nil, err
+	}
+	if img.BAT == nil {
+		return nil, fmt.Errorf("the block allocation table cannot be read: %v", e.diskErr)
+	}
+	return img.BAT, nil
+}
+
+// rangeArgs validates (first, count, buckets) over n blocks.
+func rangeArgs(args []js.Value, n uint64) (first, count, buckets uint64, err error) {
+	if len(args) < 3 {
+		return 0, 0, 0, errors.New("expected first, count, buckets")
+	}
+	first, count, buckets = uint64(args[0].Float()), uint64(args[1].Float()), uint64(args[2].Float())
+	if count == 0 || buckets == 0 || buckets > 1<<22 || first >= n || count > n-first {
+		return 0, 0, 0, fmt.Errorf("range %d+%d in %d buckets does not fit %d blocks", first, count, buckets, n)
+	}
+	return first, count, buckets, nil
+}
+
+func (e *engine) blockHistogram(args []js.Value) (any, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	bat, err := e.bat()
+	if err != nil {
+		return nil, err
+	}
+	first, count, buckets, err := rangeArgs(args, bat.BlockCount)
+	if err != nil {
+		return nil, fmt.Errorf("blockHistogram: %w", err)
+	}
+	compute := func() ([]byte, error) { return histogram(bat, first, count, buckets) }
+	var b []byte
+	if first == 0 && count == bat.BlockCount && buckets <= maxCachedBuckets {
+		b, _, err = e.cached(fmt.Sprintf("histogram/%d", buckets), compute)
+	} else {
+		b, err = compute()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return uint32Array(b), nil
+}
+
+// uint32Array turns little-endian uint32 bytes into a Uint32Array.
+func uint32Array(b []byte) js.Value {
+	return js.Global().Get("Uint32Array").New(jsutil.Bytes(b).Get("buffer"))
+}
+
+// putCounts encodes counts as little-endian uint32 bytes.
+func putCounts(counts []uint32) []byte {
+	out := make([]byte, 4*len(counts))
+	for i, c := range counts {
+		out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
+	}
+	return out
+}
+
+// histogram counts block states of blocks [first, first+count) in buckets
+// equal runs, as little-endian uint32 values (buckets*8 of them).
+func histogram(bat *vhdx.BAT, first, count, buckets uint64) ([]byte, error) {
+	counts := make([]uint32, buckets*8)
+	last := first + count - 1
+	err := bat.WalkRange(bat.BlockIndex(first), bat.BlockIndex(last)+1, func(be vhdx.BATEntry) error {
+		if !be.SectorBitmap && be.Block <= last {
+			counts[(be.Block-first)*buckets/count*8+uint64(be.State)]++
+		}
+		return nil
+	})
+	return putCounts(counts), err
+}
+
+// layerHistogram counts, for blocks [first, first+count) of the top image
+// in buckets equal runs, which layer of the chain supplies each block's
+// data: element b*(L+1)+l counts blocks of run b whose topmost stored data
+// is in layer l; element b*(L+1)+L counts blocks no layer stores (zeros).
+func (e *engine) layerHistogram(args []js.Value) (any, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.disk == nil {
+		return nil, fmt.Errorf("layerHistogram: %v", e.diskErr)
+	}
+	bs := int64(e.img.Metadata.BlockSize)
+	n := uint64((e.disk.Size() + bs - 1) / bs)
+	first, count, buckets, err := rangeArgs(args, n)
+	if err != nil {
+		return nil, fmt.Errorf("layerHistogram: %w", err)
+	}
+	L := uint64(len(e.disk.Layers()))
+	counts := make([]uint32, buckets*(L+1))
+	for b := first; b < first+count; b++ {
+		start := int64(b) * bs
+		layer := L
+		err := e.disk.Runs(start, min(bs, e.disk.Size()-start), func(x vhdx.Extent) error {
+			if (x.State == vhdx.FullyPresent || x.State == vhdx.PartiallyPresent) && uint64(x.Layer) < layer {
+				layer = uint64(x.Layer)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		counts[(b-first)*buckets/count*(L+1)+layer]++
+	}
+	return uint32Array(putCounts(counts)), nil
+}
+
+type blockInfo struct {
+	Block          uint64 `json:"block"`
+	State          string `json:"state"`
+	FileOffset     int64  `json:"file_offset"`
+	VirtualOffset  int64  `json:"virtual_offset"`
+	VirtualLength  int64  `json:"virtual_length"`
+	BATIndex       uint64 `json:"bat_index"`
+	BATEntryOffset int64  `json:"bat_entry_offset"`
+	Raw            string `json:"raw"`
+}
+
+func (e *engine) block(args []js.Value) (any, error) {
+	if len(args) < 1 {
+		return nil, errors.New("block: expected a block number")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	bat, err := e.bat()
+	if err != nil {
+		return nil, err
+	}
+	n := uint64(args[0].Float())
+	if n >= bat.BlockCount {
+		return nil, fmt.Errorf("block %d out of range (%d blocks)", n, bat.BlockCount)
+	}
+	be, err := bat.Block(n)
+	if err != nil {
+		return nil, err
+	}
+	bs := int64(e.img.Metadata.BlockSize)
+	start := int64(n) * bs
+	return jsonString(blockInfo{Block: n, State: be.State.String(), FileOffset: be.FileOffset, VirtualOffset: start,
+		VirtualLength: min(bs, int64(e.img.Metadata.VirtualSize)-start), BATIndex: be.Index, BATEntryOffset: be.Offset, Raw: fmt.Sprint(be.Raw)})
+}
+
+type owner struct {
+	Block      uint64 `json:"block"`
+	State      string `json:"state"`
+	FileOffset int64  `json:"file_offset"` // in the supplying layer's file; -1 for zeros
+	Layer      int    `json:"layer"`       // index in the chain, 0 = the image shown
+	LayerName  string `json:"layer_name"`
+}
+
+// sectorOwner says which block, layer and file offset supply the virtual
+// byte at offset.
+func (e *engine) sectorOwner(args []js.Value) (any, error) {
+	if len(args) < 1 {
+		return nil, errors.New("sectorOwner: expected an offset")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.disk == nil {
+		return nil, fmt.Errorf("sectorOwner: %v", e.diskErr)
+	}
+	off := int64(args[0].Float())
+	if off < 0 || off >= e.disk.Size() {
+		return nil, fmt.Errorf("offset %d is outside the %d-byte disk", off, e.disk.Size())
+	}
+	o := owner{Block: uint64(off / int64(e.img.Metadata.BlockSize)), FileOffset: -1}
+	err := e.disk.Runs(off, 1, func(x vhdx.Extent) error {
+		o.State, o.Layer, o.LayerName = x.State.String(), x.Layer, e.disk.Layers()[x.Layer].Name
+		if x.State == vhdx.FullyPresent || x.State == vhdx.PartiallyPresent {
+			o.FileOffset = x.FileOffset
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return jsonString(o)
+}
