@@ -1,0 +1,551 @@
+// The block map: every payload block as a cell coloured by its state. When a
+// range holds more blocks than the canvas can show as cells, blocks are
+// aggregated per cell by the engine (blockHistogram with one bucket per
+// cell) and the cell colour blends the states by count. Zooming asks for a
+// narrower range.
+
+import { el, hex, humanSize, grouped, stateLabel } from './format.js';
+
+/** Block states in legend order: engine state number(s), name, CSS colour variable. */
+export const STATES = [
+  { ids: [6], key: 'fully_present', css: '--st-fully-present' },
+  { ids: [7], key: 'partially_present', css: '--st-partially-present' },
+  { ids: [2], key: 'zero', css: '--st-zero' },
+  { ids: [3], key: 'unmapped', css: '--st-unmapped' },
+  { ids: [1], key: 'undefined', css: '--st-undefined' },
+  { ids: [0], key: 'not_present', css: '--st-not-present' },
+  { ids: [4, 5], key: 'invalid', css: '--st-invalid' },
+];
+const STATE_OF_ID = [5, 4, 2, 3, 6, 6, 0, 1]; // engine state → index in STATES
+// Which state gives its colour to a cell holding several: the most telling one.
+const PRIORITY = [4, 5, 7, 6, 3, 1, 2, 0];
+
+const MAX_BUCKETS = 65536; // the engine caches whole-disk histograms up to this many
+const MAX_CELL = 56; // CSS px
+const GAP_FROM = 8; // cells at least this big get a 1px gutter
+
+/** Colour of a state name ("fully_present", "invalid_4"…) as "#rrggbb" for the current theme. */
+export function stateColor(name) {
+  const key = String(name).startsWith('invalid') ? 'invalid' : name;
+  const s = STATES.find((x) => x.key === key);
+  return s ? getComputedStyle(document.documentElement).getPropertyValue(s.css).trim() : '#888888';
+}
+
+export function stateSwatch(name) {
+  const sw = el('span', { class: 'swatch', 'aria-hidden': 'true' });
+  sw.style.background = stateColor(name);
+  return sw;
+}
+
+/** Whether a block in this state has data in the file. */
+export function hasData(state) {
+  return state === 'fully_present' || state === 'partially_present';
+}
+
+function parseColor(c) {
+  const m = /^#([0-9a-f]{6})$/i.exec(c.trim());
+  if (!m) return [128, 128, 128];
+  const v = parseInt(m[1], 16);
+  return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
+}
+
+export function mapLayout(count, W, H) {
+  const maxCells = Math.max(1, Math.min(MAX_BUCKETS, Math.floor(W) * Math.floor(H)));
+  const per = count <= maxCells ? 1 : Math.ceil(count / maxCells);
+  const cells = Math.max(1, Math.ceil(count / per));
+  const fits = (s) => {
+    const cols = Math.floor(W / s);
+    return cols > 0 && Math.ceil(cells / cols) * s <= H;
+  };
+  let s = Math.min(MAX_CELL, Math.sqrt((W * H) / cells));
+  if (s >= GAP_FROM) {
+    // Big cells: whole pixels, so that they stay crisp.
+    s = Math.floor(s);
+    while (s > GAP_FROM && !fits(s)) s--;
+  } else {
+    // Small cells: fractional sizes fill the canvas (cells then differ by a pixel).
+    while (s > 0.5 && !fits(s)) s *= 0.985;
+  }
+  s = Math.max(s, 0.5);
+  const cols = Math.max(1, Math.floor(W / s));
+  return { per, cells, s, cols, rows: Math.ceil(cells / cols) };
+}
+
+export class BlockMap {
+  /**
+   * @param {HTMLElement} host
+   * @param {{engine, onOpen(n), onRange(first, count), onMessage(text)}} opts
+   */
+  constructor(host, opts) {
+    this.host = host;
+    this.opts = opts;
+    this.engine = opts.engine;
+    this.total = 0;
+    this.first = 0;
+    this.count = 0;
+    this.hist = null;
+    this.kcell = 0; // keyboard cursor cell
+    this.hoverCell = -1;
+    this.drawToken = 0;
+    this.visible = false;
+    this.build();
+    matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => this.paint());
+  }
+
+  build() {
+    const btn = (label, title, fn, extra = {}) => {
+      const b = el('button', { class: 'button small', type: 'button', title, ...extra }, label);
+      b.addEventListener('click', fn);
+      return b;
+    };
+    this.zoomIn = btn('Zoom in', 'Zoom in (+ or wheel)', () => this.zoomAt(this.centerBlock(), 4), { 'aria-label': 'Zoom in' });
+    this.zoomOut = btn('Zoom out', 'Zoom out (- or wheel)', () => this.zoomAt(this.centerBlock(), 1 / 4), { 'aria-label': 'Zoom out' });
+    this.zoomAll = btn('Whole disk', 'Show every block (0)', () => this.setRange(0, this.total, true));
+    this.prev = btn('◀ Previous', 'Previous range (PageUp)', () => this.pan(-1), { 'aria-label': 'Previous range' });
+    this.next = btn('Next ▶', 'Next range (PageDown)', () => this.pan(1), { 'aria-label': 'Next range' });
+    this.rangeLabel = el('span', { class: 'bm-range', 'aria-live': 'polite' });
+    this.canvas = el('canvas', { tabindex: '0', role: 'img', 'aria-label': 'Block map', id: 'block-canvas' });
+    this.tip = el('div', { class: 'bm-tip', hidden: true, role: 'tooltip', id: 'block-tip' });
+    this.loading = el('div', { class: 'bm-loading', hidden: true, role: 'status' }, 'Reading the block allocation table…');
+    this.wrap = el('div', { class: 'bm-canvas-wrap' }, this.canvas, this.tip, this.loading);
+    this.legend = el('ul', { class: 'legend', 'aria-label': 'Legend' });
+    this.info = el('div', { class: 'bm-info', 'aria-live': 'polite', id: 'block-info' });
+    this.side = el('aside', { class: 'bm-side' },
+      el('h2', {}, 'Legend'), this.legend,
+      el('h2', {}, 'Block'), this.info,
+      el('p', { class: 'muted' }, 'Hover a cell for details; click to open the block in the disk hex view. Wheel or + / − to zoom; arrows and Enter work too.'),
+      el('p', { class: 'muted' }, 'A cell that holds several blocks takes the colour of its most telling state (data before zeros before absent blocks), paler when that state is rare in it.'));
+    this.host.append(
+      el('div', { class: 'bm-bar' }, el('h2', { class: 'sr-only' }, 'Block map'), this.zoomIn, this.zoomOut, this.zoomAll, this.prev, this.next, this.rangeLabel),
+      el('div', { class: 'bm-main' }, this.wrap, this.side),
+    );
+    new ResizeObserver(() => this.scheduleDraw()).observe(this.wrap);
+    this.canvas.addEventListener('pointermove', (e) => this.onMove(e));
+    this.canvas.addEventListener('pointerleave', () => this.setHover(-1));
+    this.canvas.addEventListener('click', (e) => this.onClick(e));
+    this.canvas.addEventListener('wheel', (e) => this.onWheel(e), { passive: false });
+    this.canvas.addEventListener('keydown', (e) => this.onKey(e));
+    this.canvas.addEventListener('focus', () => this.overlay());
+    this.canvas.addEventListener('blur', () => this.overlay());
+  }
+
+  /** New image: summary as from open(). */
+  setImage(summary) {
+    this.summary = summary;
+    this.total = Number(summary.payload_blocks || 0);
+    this.blockSize = Number(summary.block_size || 0);
+    this.virtualSize = Number(summary.virtual_size || 0);
+    this.first = 0;
+    this.count = this.total;
+    this.hist = null;
+    this.kcell = 0;
+    this.histKey = '';
+    this.renderLegend();
+    this.scheduleDraw();
+  }
+
+  clear() {
+    this.summary = null;
+    this.total = 0;
+    this.hist = null;
+    this.renderLegend();
+  }
+
+  show() {
+    this.visible = true;
+    this.scheduleDraw();
+  }
+
+  hide() { this.visible = false; }
+
+  focus() { this.canvas.focus({ preventScroll: true }); }
+
+  setRange(first, count, notify = false) {
+    count = Math.max(1, Math.min(this.total, Math.round(count)));
+    first = Math.max(0, Math.min(this.total - count, Math.round(first)));
+    if (first === this.first && count === this.count) return;
+    this.first = first;
+    this.count = count;
+    this.kcell = 0;
+    this.scheduleDraw();
+    if (notify) this.opts.onRange?.(first, count);
+  }
+
+  centerBlock() { return this.first + Math.floor(this.count / 2); }
+
+  zoomAt(block, factor) {
+    if (!this.total) return;
+    const count = Math.max(1, Math.min(this.total, Math.round(this.count / factor)));
+    const rel = (block - this.first) / this.count;
+    this.setRange(block - rel * count, count, true);
+  }
+
+  pan(dir) {
+    this.setRange(this.first + dir * this.count, this.count, true);
+  }
+
+  scheduleDraw() {
+    if (!this.visible || !this.total) return;
+    cancelAnimationFrame(this.raf);
+    this.raf = requestAnimationFrame(() => this.draw());
+  }
+
+  async draw() {
+    const token = ++this.drawToken;
+    const t0 = performance.now();
+    const W = this.wrap.clientWidth;
+    const H = this.wrap.clientHeight;
+    if (!W || !H || !this.total) return;
+    const L = mapLayout(this.count, W, H);
+    const key = `${this.first}:${this.count}:${L.cells}`;
+    let hist = this.hist;
+    if (this.histKey !== key) {
+      const slow = setTimeout(() => { this.loading.hidden = false; }, 150);
+      try {
+        hist = await this.engine.blockHistogram(this.first, this.count, L.cells);
+      } catch (err) {
+        this.opts.onMessage?.(`Block map: ${err.message}`);
+        this.loading.textContent = `The block map could not be read: ${err.message}`;
+        this.loading.hidden = false;
+        return;
+      } finally {
+        clearTimeout(slow);
+      }
+      if (token !== this.drawToken) return;
+      this.loading.hidden = true;
+    }
+    // Each block is counted once, so the bucket totals give every cell's
+    // exact run of blocks, however the engine splits the range.
+    const cells = Math.max(1, Math.floor(hist.length / 8));
+    const starts = new Float64Array(cells + 1);
+    let maxRun = 0;
+    for (let b = 0; b < cells; b++) {
+      let n = 0;
+      for (let s = 0; s < 8; s++) n += hist[b * 8 + s];
+      starts[b + 1] = starts[b] + n;
+      if (n > maxRun) maxRun = n;
+    }
+    const per = maxRun || 1;
+    this.hist = hist;
+    this.histKey = key;
+    this.starts = starts;
+    this.L = { ...L, per, cells, W, H, rows: Math.ceil(cells / L.cols) };
+    if (this.kcell >= cells) this.kcell = cells - 1;
+    this.paint();
+    this.drawMs = performance.now() - t0;
+    const d = this.canvas.dataset;
+    d.first = this.first;
+    d.count = this.count;
+    d.per = per;
+    d.cols = this.L.cols;
+    d.cell = this.L.s;
+    d.cells = cells;
+    d.drawMs = this.drawMs.toFixed(1);
+    this.renderRange();
+    this.renderLegend();
+    if (this.hoverCell >= 0) this.describe(this.hoverCell);
+  }
+
+  /** Paints the cells from this.hist (no engine call). */
+  paint() {
+    const L = this.L;
+    if (!L || !this.hist) return;
+    const dpr = window.devicePixelRatio || 1;
+    const cw = Math.max(1, Math.round(L.W * dpr));
+    const ch = Math.max(1, Math.round(L.H * dpr));
+    const c = this.canvas;
+    if (c.width !== cw || c.height !== ch) {
+      c.width = cw;
+      c.height = ch;
+    }
+    c.style.width = `${L.W}px`;
+    c.style.height = `${L.H}px`;
+    const ctx = c.getContext('2d', { willReadFrequently: false });
+    const img = ctx.createImageData(cw, ch);
+    const px = new Uint32Array(img.data.buffer);
+    const rgb = STATES.map((s) => parseColor(getComputedStyle(document.documentElement).getPropertyValue(s.css)));
+    const gap = L.s >= GAP_FROM ? Math.max(1, Math.round(dpr)) : 0;
+    const h = this.hist;
+    const acc = new Float64Array(3);
+    for (let b = 0; b < L.cells; b++) {
+      // The cell takes the colour of its most telling state, mixed with the
+      // others by share but never below 55%, so that rare data stays visible.
+      let n = 0;
+      let top = -1;
+      for (const s of PRIORITY) {
+        const k = h[b * 8 + s];
+        if (!k) continue;
+        if (top < 0) top = s;
+        n += k;
+      }
+      if (!n) continue;
+      const topCol = rgb[STATE_OF_ID[top]];
+      const topN = h[b * 8 + top];
+      let r = topCol[0];
+      let g = topCol[1];
+      let bl = topCol[2];
+      if (topN < n) {
+        acc.fill(0);
+        for (let s = 0; s < 8; s++) {
+          const k = s === top ? 0 : h[b * 8 + s];
+          if (!k) continue;
+          const col = rgb[STATE_OF_ID[s]];
+          acc[0] += col[0] * k;
+          acc[1] += col[1] * k;
+          acc[2] += col[2] * k;
+        }
+        const rest = n - topN;
+        const a = 0.55 + (0.45 * topN) / n;
+        r = a * r + ((1 - a) * acc[0]) / rest;
+        g = a * g + ((1 - a) * acc[1]) / rest;
+        bl = a * bl + ((1 - a) * acc[2]) / rest;
+      }
+      const v = (255 << 24) | (Math.round(bl) << 16) | (Math.round(g) << 8) | Math.round(r);
+      const col = b % L.cols;
+      const row = Math.floor(b / L.cols);
+      const x0 = Math.round(col * L.s * dpr);
+      const x1 = Math.min(cw, Math.round((col + 1) * L.s * dpr) - gap);
+      const y0 = Math.round(row * L.s * dpr);
+      const y1 = Math.min(ch, Math.round((row + 1) * L.s * dpr) - gap);
+      for (let y = y0; y < y1; y++) px.fill(v >>> 0, y * cw + x0, y * cw + x1);
+    }
+    ctx.putImageData(img, 0, 0);
+    this.imageData = img;
+    this.overlay();
+  }
+
+  overlay() {
+    const L = this.L;
+    if (!L || !this.imageData) return;
+    const ctx = this.canvas.getContext('2d');
+    ctx.putImageData(this.imageData, 0, 0);
+    const dpr = window.devicePixelRatio || 1;
+    const ring = (cell, color, width) => {
+      if (cell < 0 || cell >= L.cells) return;
+      const col = cell % L.cols;
+      const row = Math.floor(cell / L.cols);
+      const s = Math.max(L.s, 3);
+      ctx.strokeStyle = color;
+      ctx.lineWidth = width * dpr;
+      ctx.strokeRect((col * L.s - 0.5) * dpr, (row * L.s - 0.5) * dpr, (s + 1) * dpr - (L.s >= GAP_FROM ? dpr : 0), (s + 1) * dpr - (L.s >= GAP_FROM ? dpr : 0));
+    };
+    const fg = getComputedStyle(document.documentElement).getPropertyValue('--fg').trim();
+    if (document.activeElement === this.canvas) ring(this.kcell, getComputedStyle(document.documentElement).getPropertyValue('--focus').trim(), 2);
+    if (this.hoverCell >= 0) ring(this.hoverCell, fg, 1);
+  }
+
+  renderRange() {
+    const last = this.first + this.count - 1;
+    const per = this.L ? this.L.per : 1;
+    this.rangeLabel.textContent = `Blocks ${grouped(this.first)}–${grouped(last)} of ${grouped(this.total)} · ${per === 1 ? 'one block per cell' : `${this.count % this.L.cells ? 'up to ' : ''}${grouped(per)} blocks per cell`} · blocks of ${humanSize(this.blockSize)}`;
+    const whole = this.first === 0 && this.count === this.total;
+    this.zoomOut.disabled = whole;
+    this.zoomAll.disabled = whole;
+    this.zoomIn.disabled = this.count <= 1;
+    this.prev.disabled = this.first === 0;
+    this.next.disabled = this.first + this.count >= this.total;
+    this.canvas.setAttribute('aria-label', `Block map: ${this.rangeLabel.textContent}. The legend lists the counts.`);
+  }
+
+  renderLegend() {
+    this.legend.textContent = '';
+    if (!this.summary) return;
+    const disk = this.summary.block_states || {};
+    const inView = new Array(STATES.length).fill(0);
+    const zoomed = this.count !== this.total;
+    if (this.hist && zoomed) {
+      for (let i = 0; i < this.hist.length; i++) inView[STATE_OF_ID[i % 8]] += this.hist[i];
+    }
+    const invalid = Object.entries(disk).filter(([k]) => k.startsWith('invalid')).reduce((s, [, v]) => s + Number(v), 0);
+    if (zoomed) {
+      this.legend.append(el('li', { class: 'muted' }, el('span'), el('span', {}, 'state'), el('span', { class: 'n' }, 'in view / disk')));
+    }
+    STATES.forEach((s, i) => {
+      const n = s.key === 'invalid' ? invalid : Number(disk[s.key] || 0);
+      if (s.key === 'invalid' && !n && !inView[i]) return;
+      this.legend.append(el('li', { class: n ? '' : 'zero-count', 'data-state': s.key },
+        stateSwatch(s.key), el('span', {}, stateLabel(s.key)),
+        el('span', { class: 'n' }, zoomed ? `${grouped(inView[i])} / ${grouped(n)}` : grouped(n))));
+    });
+  }
+
+  cellAt(e) {
+    if (!this.L) return -1;
+    const r = this.canvas.getBoundingClientRect();
+    const x = e.clientX - r.left;
+    const y = e.clientY - r.top;
+    const col = Math.floor(x / this.L.s);
+    const row = Math.floor(y / this.L.s);
+    if (col < 0 || col >= this.L.cols || row < 0) return -1;
+    const cell = row * this.L.cols + col;
+    return cell < this.L.cells ? cell : -1;
+  }
+
+  /** Blocks [a, b) shown by a cell. */
+  cellBlocks(cell) {
+    return [this.first + this.starts[cell], this.first + this.starts[cell + 1]];
+  }
+
+  /** The cell showing block n, or -1. */
+  cellOf(n) {
+    if (!this.starts || n < this.first || n >= this.first + this.count) return -1;
+    const rel = n - this.first;
+    let lo = 0;
+    let hi = this.L.cells - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid] <= rel) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Centre of a cell in CSS pixels relative to the canvas (for tests and tooltips). */
+  cellCenter(cell) {
+    const L = this.L;
+    const col = cell % L.cols;
+    const row = Math.floor(cell / L.cols);
+    return { x: (col + 0.5) * L.s, y: (row + 0.5) * L.s };
+  }
+
+  onMove(e) {
+    const cell = this.cellAt(e);
+    this.setHover(cell);
+    if (cell >= 0) {
+      const r = this.wrap.getBoundingClientRect();
+      const x = e.clientX - r.left + 14;
+      const y = e.clientY - r.top + 14;
+      this.tip.hidden = false;
+      const tw = this.tip.offsetWidth;
+      const th = this.tip.offsetHeight;
+      this.tip.style.left = `${Math.max(0, Math.min(x, r.width - tw - 4))}px`;
+      this.tip.style.top = `${y + th > r.height ? Math.max(0, y - th - 24) : y}px`;
+    }
+  }
+
+  setHover(cell) {
+    if (cell === this.hoverCell) return;
+    this.hoverCell = cell;
+    if (cell < 0) this.tip.hidden = true;
+    else this.describe(cell);
+    this.overlay();
+  }
+
+  /** Fills the tooltip and the info panel for a cell. */
+  async describe(cell) {
+    const [a, b] = this.cellBlocks(cell);
+    const token = (this.descToken = (this.descToken || 0) + 1);
+    const vStart = a * this.blockSize;
+    const vEnd = Math.min(this.virtualSize, b * this.blockSize);
+    if (b - a > 1) {
+      const parts = [];
+      for (let s = 0; s < 8; s++) {
+        const n = this.hist[cell * 8 + s];
+        if (n) parts.push(`${grouped(n)} ${stateLabel(STATES[STATE_OF_ID[s]].key)}`);
+      }
+      const lines = [
+        `Blocks ${grouped(a)}–${grouped(b - 1)} (${grouped(b - a)})`,
+        `virtual ${hex(vStart)}–${hex(vEnd - 1)} (${humanSize(vEnd - vStart)})`,
+        parts.join(', '),
+        'click to zoom in',
+      ];
+      this.showInfo(lines);
+      return;
+    }
+    this.showInfo([`Block ${grouped(a)}`, `virtual ${hex(vStart)}–${hex(vEnd - 1)}`, '…']);
+    try {
+      const info = await this.engine.block(a);
+      if (token !== this.descToken) return;
+      this.showInfo([
+        `Block ${grouped(info.block)}`,
+        `virtual ${hex(info.virtual_offset)}–${hex(info.virtual_offset + info.virtual_length - 1)} (${humanSize(info.virtual_length)})`,
+        `state ${stateLabel(info.state)}`,
+        hasData(info.state) ? `file offset ${hex(info.file_offset)}` : 'no file data (reads as zeros)',
+        `BAT entry ${grouped(info.bat_index)} at ${hex(info.bat_entry_offset)}`,
+      ], info.state);
+    } catch (err) {
+      if (token === this.descToken) this.showInfo([`Block ${a}`, err.message]);
+    }
+  }
+
+  showInfo(lines, state) {
+    this.tip.textContent = '';
+    this.info.textContent = '';
+    lines.forEach((l, i) => {
+      const line = el('div', {}, i === 2 && state ? stateSwatch(state) : null, l);
+      if (i === 0) line.style.fontWeight = '600';
+      this.tip.append(line);
+      this.info.append(line.cloneNode(true));
+    });
+  }
+
+  onClick(e) {
+    const cell = this.cellAt(e);
+    if (cell < 0) return;
+    this.kcell = cell;
+    this.activate(cell, e.shiftKey);
+  }
+
+  activate(cell, forceOpen = false) {
+    const [a, b] = this.cellBlocks(cell);
+    if (b - a > 1 && !forceOpen) {
+      this.zoomAt(a + (b - a) / 2, 8);
+      return;
+    }
+    this.opts.onOpen?.(a);
+  }
+
+  onWheel(e) {
+    if (!this.L) return;
+    e.preventDefault();
+    const cell = this.cellAt(e);
+    const block = cell >= 0 ? this.cellBlocks(cell)[0] : this.centerBlock();
+    const now = performance.now();
+    if (now - (this.lastWheel || 0) < 120) return;
+    this.lastWheel = now;
+    this.zoomAt(block, e.deltaY < 0 ? 2 : 0.5);
+  }
+
+  onKey(e) {
+    if (!this.L) return;
+    const L = this.L;
+    let k = this.kcell;
+    switch (e.key) {
+      case 'ArrowLeft': k--; break;
+      case 'ArrowRight': k++; break;
+      case 'ArrowUp': k -= L.cols; break;
+      case 'ArrowDown': k += L.cols; break;
+      case 'Home': k = 0; break;
+      case 'End': k = L.cells - 1; break;
+      case 'PageUp': this.pan(-1); e.preventDefault(); return;
+      case 'PageDown': this.pan(1); e.preventDefault(); return;
+      case '+': case '=': this.zoomAt(this.cellBlocks(this.kcell)[0], 2); e.preventDefault(); return;
+      case '-': case '_': this.zoomAt(this.cellBlocks(this.kcell)[0], 0.5); e.preventDefault(); return;
+      case '0': this.setRange(0, this.total, true); e.preventDefault(); return;
+      case 'Enter': case ' ': this.activate(this.kcell, e.shiftKey); e.preventDefault(); return;
+      default: return;
+    }
+    e.preventDefault();
+    e.stopPropagation();
+    this.kcell = Math.max(0, Math.min(L.cells - 1, k));
+    this.describe(this.kcell);
+    this.overlay();
+  }
+
+  /** Zooms so that block n is in view (and under the keyboard cursor). */
+  reveal(n) {
+    if (n < this.first || n >= this.first + this.count) {
+      const count = Math.min(this.count, this.total);
+      this.setRange(n - Math.floor(count / 2), count, true);
+    }
+    const wait = () => {
+      if (!this.L) return;
+      const c = this.cellOf(n);
+      if (c < 0) return;
+      this.kcell = c;
+      this.describe(this.kcell);
+      this.overlay();
+    };
+    setTimeout(wait, 50);
+  }
+}

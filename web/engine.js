@@ -1,0 +1,98 @@
+// The page's side of the worker RPC: engine.call('readFile', offset, length).
+// JSON results are parsed here. Busy state is published for the progress bar.
+
+export class Engine extends EventTarget {
+  constructor(url = './worker.js') {
+    super();
+    this.url = url;
+    this.nextId = 1;
+    this.pending = new Map();
+    this.busy = 0;
+    this.fatal = null;
+    this.start();
+  }
+
+  start() {
+    this.fatal = null;
+    this.worker = new Worker(this.url, { name: 'vhdx-engine' });
+    this.ready = new Promise((resolve, reject) => {
+      this.readyResolve = resolve;
+      this.readyReject = reject;
+    });
+    this.ready.catch(() => {});
+    this.worker.onmessage = (ev) => this.onMessage(ev.data);
+    this.worker.onerror = (ev) => {
+      ev.preventDefault?.();
+      this.fail(`the engine worker failed: ${ev.message || 'unknown error'}`);
+    };
+  }
+
+  /** Drops the worker (after a crash) and starts a fresh one. */
+  restart() {
+    this.worker.terminate();
+    this.fail('the engine was restarted', false);
+    this.start();
+  }
+
+  fail(message, notify = true) {
+    const wasReady = this.isReady;
+    this.isReady = false;
+    this.fatal = message;
+    this.readyReject(new Error(message));
+    for (const [, p] of this.pending) p.reject(new Error(message));
+    this.pending.clear();
+    this.setBusy(0);
+    if (notify) this.dispatchEvent(new CustomEvent('fatal', { detail: { message, wasReady } }));
+  }
+
+  onMessage(msg) {
+    if (msg.ready) {
+      this.bootMs = msg.bootMs;
+      this.isReady = true;
+      this.readyResolve();
+      return;
+    }
+    if (msg.fatal) {
+      this.fail(msg.fatal);
+      return;
+    }
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    this.setBusy(this.busy - (p.quiet ? 0 : 1));
+    if ('error' in msg) p.reject(new Error(msg.error));
+    else p.resolve(msg.result);
+  }
+
+  setBusy(n) {
+    this.busy = Math.max(0, n);
+    this.dispatchEvent(new CustomEvent('busy', { detail: this.busy }));
+  }
+
+  /** Calls an engine method; quiet calls (hex page reads) do not count as busy. */
+  call(method, args = [], { quiet = false } = {}) {
+    if (this.fatal) return Promise.reject(new Error(this.fatal));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, quiet });
+      if (!quiet) this.setBusy(this.busy + 1);
+      this.worker.postMessage({ id, method, args });
+    });
+  }
+
+  async json(method, ...args) {
+    const r = await this.call(method, args);
+    return typeof r === 'string' ? JSON.parse(r) : r;
+  }
+
+  open(file) { return this.json('open', file); }
+  check() { return this.json('check'); }
+  fields() { return this.json('fields'); }
+  block(n) { return this.json('block', n); }
+  sectorOwner(offset) { return this.json('sectorOwner', offset); }
+  report() { return this.call('report', []); }
+  cacheClear() { return this.call('cacheClear', []); }
+  blockHistogram(first, count, buckets) { return this.call('blockHistogram', [first, count, buckets]); }
+  readFile(offset, length, quiet = false) { return this.call('readFile', [offset, length], { quiet }); }
+  readDisk(offset, length, quiet = false) { return this.call('readDisk', [offset, length], { quiet }); }
+}

@@ -1,0 +1,189 @@
+// The Export view: the report as JSON, and the virtual disk as a raw image
+// streamed to a file (File System Access API) without holding it in memory.
+
+import { el, bothSizes, humanSize, duration, grouped } from './format.js';
+
+const CHUNK = 4 * 1024 * 1024;
+const WINDOW = 65536; // blocks per blockHistogram call while exporting
+const DATA_STATES = new Set([4, 5, 6, 7]); // read these; the others read as zeros
+
+export function baseName(name) {
+  return String(name || 'disk').replace(/\.a?vhdx$/i, '') || 'disk';
+}
+
+export class ExportView {
+  constructor(root, { engine, onMessage }) {
+    this.root = root;
+    this.engine = engine;
+    this.onMessage = onMessage;
+    this.running = null;
+  }
+
+  setImage(info, file) {
+    this.info = info;
+    this.file = file;
+    if (!this.running) this.render();
+  }
+
+  clear() {
+    if (this.running) this.running.cancel = true; // the engine is about to hold another image
+    this.info = null;
+    this.root.textContent = '';
+  }
+
+  render() {
+    const r = this.root;
+    r.textContent = '';
+    if (!this.info) return;
+    const s = this.info.summary || {};
+    r.append(el('h2', {}, 'Export'));
+
+    const reportBtn = el('button', { class: 'button primary', type: 'button', id: 'export-report' }, 'Download report (JSON)');
+    reportBtn.addEventListener('click', () => this.downloadReport(reportBtn));
+    const reportCard = el('section', { class: 'card', 'aria-labelledby': 'export-report-title' },
+      el('h2', { id: 'export-report-title' }, 'Report'),
+      el('p', {}, 'Summary, every structure and every validation finding, as one JSON file (the same format as ', el('code', {}, 'vhdx info --json'), ' plus findings).'),
+      el('p', {}, reportBtn), el('p', { class: 'muted', id: 'export-report-status', 'aria-live': 'polite' }));
+
+    const rawCard = el('section', { class: 'card', 'aria-labelledby': 'export-raw-title' },
+      el('h2', { id: 'export-raw-title' }, 'Raw disk image'));
+    const name = `${baseName(this.file && this.file.name)}.img`;
+    if (s.disk_error) {
+      rawCard.append(el('p', { class: 'note warn' }, `The virtual disk cannot be read: ${s.disk_error}`));
+    } else if (typeof window.showSaveFilePicker !== 'function') {
+      rawCard.append(el('p', { class: 'note warn', id: 'export-raw-unsupported' },
+        'Streaming export needs a Chromium-based browser (Chrome, Edge, Opera, Brave…): only they let a page write a file piece by piece. ',
+        'This browser would have to hold the whole disk in memory first, so the raw export is not offered here.'));
+    } else {
+      const start = el('button', { class: 'button primary', type: 'button', id: 'export-raw' }, `Save as ${name}…`);
+      this.progress = el('progress', { max: '1', value: '0', hidden: true, 'aria-label': 'Export progress' });
+      this.progressText = el('p', { class: 'muted', id: 'export-raw-status', 'aria-live': 'polite' });
+      this.cancelBtn = el('button', { class: 'button', type: 'button', hidden: true, id: 'export-cancel' }, 'Cancel');
+      this.cancelBtn.addEventListener('click', () => { if (this.running) this.running.cancel = true; });
+      start.addEventListener('click', () => this.exportRaw(start, name));
+      rawCard.append(
+        el('p', {}, `The ${bothSizes(s.virtual_size)} virtual disk, after log replay, as a plain sector-by-sector image. `,
+          'It is written straight to the file you choose, 4 MiB at a time; blocks that hold no data are left as zeros without being read.'),
+        el('p', { class: 'toolbar' }, start, this.cancelBtn), this.progress, this.progressText);
+    }
+
+    const clear = el('button', { class: 'button', type: 'button', id: 'cache-clear' }, 'Clear cached summaries');
+    const clearStatus = el('span', { class: 'muted', 'aria-live': 'polite' });
+    clear.addEventListener('click', async () => {
+      try {
+        await this.engine.cacheClear();
+        clearStatus.textContent = ' Cache cleared.';
+      } catch (err) {
+        clearStatus.textContent = ` ${err.message}`;
+      }
+    });
+    const cacheCard = el('section', { class: 'card', 'aria-labelledby': 'export-cache-title' },
+      el('h2', { id: 'export-cache-title' }, 'Cache'),
+      el('p', {}, 'Summaries, block maps and findings of files you opened are kept in this browser (IndexedDB) so that opening them again is instant. They never leave this computer.'),
+      el('p', {}, clear, clearStatus));
+    r.append(el('div', { class: 'export-grid' }, reportCard, rawCard, cacheCard));
+  }
+
+  async downloadReport(btn) {
+    const status = this.root.querySelector('#export-report-status');
+    btn.disabled = true;
+    status.textContent = 'Building the report…';
+    try {
+      const json = await this.engine.report();
+      const blob = new Blob([json], { type: 'application/json' });
+      const url = URL.createObjectURL(blob);
+      const a = el('a', { href: url, download: `${baseName(this.file && this.file.name)}.report.json` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      status.textContent = `Report saved (${humanSize(blob.size)}).`;
+    } catch (err) {
+      status.textContent = `The report failed: ${err.message}`;
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  async exportRaw(btn, suggestedName) {
+    const s = this.info.summary;
+    const size = Number(s.virtual_size);
+    const blockSize = Number(s.block_size);
+    const blocks = Number(s.payload_blocks);
+    let handle;
+    try {
+      handle = await window.showSaveFilePicker({
+        suggestedName,
+        types: [{ description: 'Raw disk image', accept: { 'application/octet-stream': ['.img', '.raw', '.bin'] } }],
+      });
+    } catch (err) {
+      if (err.name !== 'AbortError') this.progressText.textContent = `Cannot save: ${err.message}`;
+      return;
+    }
+    const job = (this.running = { cancel: false });
+    btn.disabled = true;
+    this.cancelBtn.hidden = false;
+    this.progress.hidden = false;
+    this.progress.value = 0;
+    const t0 = performance.now();
+    let done = 0; // virtual bytes accounted for
+    let written = 0; // bytes read and written
+    let writable;
+    const show = () => {
+      const secs = Math.max(0.001, (performance.now() - t0) / 1000);
+      this.progress.value = size ? done / size : 1;
+      const rate = written / secs;
+      const eta = done && done < size ? ((size - done) / (done / secs)) * 1000 : 0;
+      this.progressText.textContent = `${humanSize(done)} of ${humanSize(size)} (${((100 * done) / Math.max(1, size)).toFixed(1)}%) · ${humanSize(written)} of data written at ${humanSize(rate)}/s${eta ? ` · about ${duration(eta)} left` : ''}`;
+    };
+    try {
+      writable = await handle.createWritable({ keepExistingData: false });
+      // Size the file first: skipped blocks then read as zeros (sparse where the file system allows).
+      await writable.truncate(size);
+      for (let first = 0; first < blocks; first += WINDOW) {
+        const n = Math.min(WINDOW, blocks - first);
+        const states = await this.engine.blockHistogram(first, n, n);
+        for (let i = 0; i < n; i++) {
+          const block = first + i;
+          const start = block * blockSize;
+          const end = Math.min(size, start + blockSize);
+          let data = false;
+          for (const st of DATA_STATES) if (states[i * 8 + st]) data = true;
+          if (!data) {
+            done = end;
+            continue;
+          }
+          for (let off = start; off < end; off += CHUNK) {
+            if (job.cancel) throw new DOMException('cancelled', 'AbortError');
+            const len = Math.min(CHUNK, end - off);
+            const bytes = await this.engine.readDisk(off, len, true);
+            if (bytes.length !== len) throw new Error(`short read at ${off}: ${bytes.length} of ${len} bytes`);
+            await writable.write({ type: 'write', position: off, data: bytes });
+            written += len;
+            done = off + len;
+            show();
+          }
+        }
+        show();
+        if (job.cancel) throw new DOMException('cancelled', 'AbortError');
+      }
+      await writable.close();
+      writable = null;
+      done = size;
+      show();
+      const ms = performance.now() - t0;
+      this.progressText.textContent = `Saved ${handle.name}: ${bothSizes(size)} in ${duration(ms)} (${humanSize(written)} of block data, ${grouped(blocks)} blocks).`;
+      this.root.dataset.exported = String(size);
+      this.onMessage?.(`Raw image saved as ${handle.name}`);
+    } catch (err) {
+      if (writable) {
+        try { await writable.abort(); } catch { /* ignore */ }
+      }
+      this.progressText.textContent = err.name === 'AbortError' ? 'Export cancelled; nothing was saved.' : `Export failed: ${err.message}`;
+    } finally {
+      this.running = null;
+      btn.disabled = false;
+      this.cancelBtn.hidden = true;
+    }
+  }
+}

@@ -1,0 +1,197 @@
+// The Overview and Validation views.
+
+import { el, hex, bothSizes, grouped, stateLabel } from './format.js';
+import { STATES, stateSwatch } from './blockmap.js';
+import { replayTable } from './structures.js';
+
+const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 };
+
+function card(title, ...body) {
+  return el('section', { class: 'card', 'aria-label': typeof title === 'string' ? title : undefined },
+    el('h2', {}, title), ...body);
+}
+
+function kv(rows, id) {
+  const dl = el('dl', { class: 'kv', id });
+  for (const [k, v, key] of rows) {
+    if (v === undefined) continue;
+    dl.append(el('dt', {}, k), el('dd', { 'data-field': key || undefined }, v === null || v === '' ? '—' : v));
+  }
+  return dl;
+}
+
+function yesNo(b) { return b ? 'yes' : 'no'; }
+
+/**
+ * @param {HTMLElement} root
+ * @param {{info, file, check, checkError, link(hash) → Node}} ctx
+ */
+export function renderOverview(root, ctx) {
+  const { info, file, check } = ctx;
+  const s = info.summary || {};
+  root.textContent = '';
+  const top = el('div', { class: 'toolbar' });
+  if (info.cached) top.append(el('span', { class: 'badge cached', id: 'cached-badge', title: 'The summary was read from this browser’s IndexedDB cache' }, 'summary from cache'));
+  if (top.childNodes.length) root.append(top);
+  if (info.error) root.append(el('p', { class: 'note err', role: 'alert' }, el('strong', {}, 'This file is damaged: '), info.error, ' What could still be read is shown below.'));
+  if (s.disk_error && s.disk_error !== info.error) root.append(el('p', { class: 'note warn' }, el('strong', {}, 'The virtual disk cannot be read: '), s.disk_error));
+
+  const known = !!s.block_size; // metadata was readable
+  const allocPct = s.virtual_size ? ` · ${((100 * (s.allocated_size || 0)) / s.virtual_size).toFixed(s.allocated_size && s.allocated_size / s.virtual_size < 0.01 ? 2 : 1)}% of the virtual size` : '';
+  const disk = card('Disk',
+    kv([
+      ['File', file ? file.name : '—', 'name'],
+      ['Creator', s.creator || '—', 'creator'],
+      ['Disk type', s.disk_type || '—', 'disk_type'],
+      ['Virtual size', known ? bothSizes(s.virtual_size) : '—', 'virtual_size'],
+      ['File size', s.file_size !== undefined ? bothSizes(s.file_size) : '—', 'file_size'],
+      ['Allocated size', known && s.block_states ? `${bothSizes(s.allocated_size)}${allocPct}` : '—', 'allocated_size'],
+      ['Block size', s.block_size ? bothSizes(s.block_size) : '—', 'block_size'],
+      ['Sector sizes', s.logical_sector_size ? `${s.logical_sector_size} bytes logical, ${s.physical_sector_size} bytes physical` : '—', 'sector_sizes'],
+      ['Payload blocks', known && s.payload_blocks ? grouped(s.payload_blocks) : '—', 'payload_blocks'],
+      ['BAT entries', known && s.bat_entries ? `${grouped(s.bat_entries)} (chunk ratio ${grouped(s.chunk_ratio)})` : '—', 'bat_entries'],
+      ['Sector bitmaps present', s.sector_bitmaps_present ? grouped(s.sector_bitmaps_present) : undefined],
+      ['Page 83 data', el('span', { class: 'mono' }, s.page83_data || '—'), 'page83_data'],
+      ['Leave blocks allocated', yesNo(s.leave_blocks_allocated), 'leave_blocks_allocated'],
+      ['Has parent', yesNo(s.has_parent), 'has_parent'],
+    ], 'overview-disk'));
+  if (s.parent_locator && s.parent_locator.length) {
+    disk.append(el('h3', {}, 'Parent locator'), kv(s.parent_locator.map((p) => [p.key, el('span', { class: 'mono' }, p.value)])));
+  }
+
+  // Headers and log
+  const seq = s.header_sequence_numbers || [];
+  const rep = s.replay;
+  const logState = s.log_replay_needed
+    ? el('span', { 'data-log-state': 'replayed' }, el('span', { class: 'badge warning' }, 'replayed in memory'),
+      ` ${rep ? `${rep.entries} ${rep.entries === 1 ? 'entry' : 'entries'} not yet applied to the file were replayed in memory; the file itself is unchanged` : 'the log was replayed in memory'}`)
+    : el('span', { 'data-log-state': 'clean' }, el('span', { class: 'badge ok' }, 'clean'), ' nothing to replay');
+  const hdr = card('Headers and log',
+    kv([
+      ['Current header', s.current_header ? `header ${s.current_header}${seq.length ? ` (sequence ${seq[s.current_header - 1]})` : ''}` : '—', 'current_header'],
+      ['Why', s.current_header_reason || '—'],
+      ['Sequence numbers', seq.length ? `header 1: ${seq[0]}, header 2: ${seq[1]}` : '—', 'header_sequence_numbers'],
+      ['Log state', logState, 'log_state'],
+      ['Active log entries', String(s.log_entries_in_active_sequence ?? 0), 'log_entries'],
+      ['File size before / after replay', rep && rep.file_size_before !== rep.file_size_after ? `${bothSizes(rep.file_size_before)} → ${bothSizes(rep.file_size_after)}` : undefined],
+    ]));
+  if (rep && rep.changes && rep.changes.length) {
+    hdr.append(el('h3', {}, 'What the replay changed'),
+      replayTable(rep, (o, n) => el('a', { href: `#hex-file:${hex(o)}+${hex(n)}`, class: 'mono', title: 'Show in the file hex view' }, hex(o))));
+  }
+
+  // Block states
+  const after = s.block_states || {};
+  const onDisk = s.block_states_on_disk || after;
+  const differs = JSON.stringify(after) !== JSON.stringify(onDisk);
+  const tb = el('tbody');
+  for (const st of STATES) {
+    if (st.key === 'invalid') continue;
+    const n = Number(after[st.key] || 0);
+    const d = Number(onDisk[st.key] || 0);
+    tb.append(el('tr', { 'data-state': st.key, class: n || d ? '' : 'stale' },
+      el('td', {}, stateSwatch(st.key), stateLabel(st.key)),
+      el('td', { class: 'num' }, grouped(n)),
+      differs ? el('td', { class: 'num' }, grouped(d)) : null));
+  }
+  const blocks = card('Blocks',
+    el('table', { class: 'grid', id: 'overview-blocks' },
+      el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'state'), el('th', { scope: 'col', class: 'num' }, differs ? 'after replay' : 'blocks'), differs ? el('th', { scope: 'col', class: 'num' }, 'on disk') : null)),
+      tb),
+    el('p', {}, ctx.link('#blocks', 'Open the block map')));
+
+  // Validation summary
+  const val = card('Validation', validationSummary(ctx));
+  root.append(el('div', { class: 'cards' }, disk, hdr, blocks, val));
+}
+
+function validationSummary(ctx) {
+  const { check, checkError } = ctx;
+  const box = el('div', { id: 'overview-validation' });
+  if (checkError) {
+    box.append(el('p', { class: 'note err' }, `Validation failed: ${checkError}`));
+    return box;
+  }
+  if (!check) {
+    box.append(el('p', { class: 'muted' }, 'Checking every structure…'));
+    return box;
+  }
+  const counts = countSeverities(check.findings);
+  box.dataset.errors = counts.error;
+  box.dataset.warnings = counts.warning;
+  box.append(el('p', {},
+    el('span', { class: counts.error ? 'badge error' : 'badge ok' }, `${counts.error} ${counts.error === 1 ? 'error' : 'errors'}`), ' ',
+    el('span', { class: counts.warning ? 'badge warning' : 'badge ok' }, `${counts.warning} ${counts.warning === 1 ? 'warning' : 'warnings'}`), ' ',
+    el('span', { class: 'badge' }, `${counts.info} info`),
+    check.cached ? el('span', { class: 'muted' }, ' · from cache') : null));
+  const worst = check.findings.slice().sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]).slice(0, 5);
+  if (!worst.length) box.append(el('p', {}, 'No findings: the file follows the specification.'));
+  else {
+    const ul = el('ul', {});
+    for (const f of worst) ul.append(el('li', {}, el('span', { class: `badge ${f.severity}` }, f.severity), ' ', el('code', {}, f.code), ` ${f.message}`));
+    box.append(ul);
+  }
+  box.append(el('p', {}, ctx.link('#validation', 'All findings')));
+  return box;
+}
+
+export function countSeverities(findings) {
+  const c = { error: 0, warning: 0, info: 0 };
+  for (const f of findings || []) c[f.severity] = (c[f.severity] || 0) + 1;
+  return c;
+}
+
+/**
+ * @param {HTMLElement} root
+ * @param {{check, checkError, filters: Set}} ctx
+ */
+export function renderValidation(root, ctx) {
+  root.textContent = '';
+  const { check, checkError } = ctx;
+  root.append(el('h2', {}, 'Validation'));
+  if (checkError) {
+    root.append(el('p', { class: 'note err', role: 'alert' }, `Validation failed: ${checkError}`));
+    return;
+  }
+  if (!check) {
+    root.append(el('p', { class: 'muted' }, 'Checking every structure…'));
+    return;
+  }
+  const counts = countSeverities(check.findings);
+  const filters = ctx.filters;
+  const body = el('tbody');
+  const fill = () => {
+    body.textContent = '';
+    let shown = 0;
+    for (const f of check.findings) {
+      if (!filters.has(f.severity)) continue;
+      shown++;
+      body.append(el('tr', { 'data-code': f.code, 'data-severity': f.severity },
+        el('td', { class: 'sev' }, el('span', { class: `badge ${f.severity}` }, f.severity)),
+        el('td', { class: 'code' }, f.code),
+        el('td', {}, f.structure),
+        el('td', {}, f.message),
+        el('td', { class: 'mono' }, f.offset >= 0
+          ? el('a', { href: `#hex-file:${hex(f.offset)}`, title: 'Open the file hex view here', 'aria-label': `Show offset ${hex(f.offset)} in the file hex view` }, hex(f.offset))
+          : '—')));
+    }
+    if (!shown) body.append(el('tr', {}, el('td', { colspan: '5', class: 'muted' }, check.findings.length ? 'No findings match the filter.' : 'No findings: the file follows the specification.')));
+  };
+  const box = (sev) => {
+    const cb = el('input', { type: 'checkbox', checked: filters.has(sev) });
+    cb.addEventListener('change', () => {
+      if (cb.checked) filters.add(sev);
+      else filters.delete(sev);
+      fill();
+    });
+    return el('label', {}, cb, el('span', { class: `badge ${sev}` }, sev), ` ${counts[sev] || 0}`);
+  };
+  root.append(el('div', { class: 'filters toolbar', role: 'group', 'aria-label': 'Show severities' },
+    el('span', {}, `${check.findings.length} ${check.findings.length === 1 ? 'finding' : 'findings'}${check.cached ? ' (from cache)' : ''}:`),
+    box('error'), box('warning'), box('info')));
+  root.append(el('table', { class: 'grid findings', id: 'findings' },
+    el('thead', {}, el('tr', {}, ...['severity', 'code', 'structure', 'message', 'offset'].map((h) => el('th', { scope: 'col' }, h)))),
+    body));
+  fill();
+}
+
