@@ -52,8 +52,9 @@ export async function newPage(browser, { width = 1280, height = 720, colorScheme
 }
 
 /**
- * Drops the file at path on the page: the file goes into a hidden staged
- * <input type=file>, then a DataTransfer holding it is dispatched as a drop.
+ * Drops the file at path (or the files of an array of paths, in one drop) on
+ * the page: the files go into a hidden staged <input type=file multiple>,
+ * then a DataTransfer holding them is dispatched as a drop.
  */
 export async function dropFile(page, path) {
   await page.evaluate(() => {
@@ -61,6 +62,7 @@ export async function dropFile(page, path) {
     if (!input) {
       input = document.createElement('input');
       input.type = 'file';
+      input.multiple = true;
       input.id = 'e2e-stage';
       input.hidden = true;
       document.documentElement.append(input);
@@ -70,7 +72,7 @@ export async function dropFile(page, path) {
   await page.evaluate(() => {
     const input = document.getElementById('e2e-stage');
     const dt = new DataTransfer();
-    dt.items.add(input.files[0]);
+    for (const f of input.files) dt.items.add(f);
     const target = document.querySelector('main') || document.body;
     target.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt, bubbles: true, cancelable: true }));
     target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));

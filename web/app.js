@@ -3,7 +3,8 @@
 
 import { Engine } from './engine.js';
 import { HexView } from './hexview.js';
-import { BlockMap, hasData } from './blockmap.js';
+import { BlockMap, hasData, layerVar, layerSwatch } from './blockmap.js';
+import { chainModel, joinsChain, listNames } from './chain.js';
 import { StructuresView } from './structures.js';
 import { ExportView } from './export.js';
 import { renderOverview, renderValidation, countSeverities } from './views.js';
@@ -17,11 +18,15 @@ const ALIASES = { hex: 'hex-file', file: 'hex-file', 'file-hex': 'hex-file', 'di
 const VIEW_KEYS = { o: 'overview', s: 'structures', b: 'blocks', f: 'hex-file', d: 'disk', v: 'validation', e: 'export' };
 VIEWS.forEach((v, i) => { VIEW_KEYS[String(i + 1)] = v; });
 
+const EMPTY_TITLE = 'Drop a .vhdx file anywhere on this page';
+
 const engine = new Engine('./worker.js');
 const state = {
   gen: 0,
   info: null,
   file: null,
+  files: new Map(), // every file given for the image shown, by lower-case name
+  chain: null, // chainModel(info) for a differencing disk
   check: null,
   checkError: null,
   fields: null,
@@ -31,6 +36,12 @@ const state = {
   blockInfo: new Map(),
   lastHash: null,
 };
+// Which layer supplies each sector of the disk (sectorOwner), by LBA; an
+// entry is {pending: true} while the engine is asked.
+const owners = new Map();
+const MAX_OWNERS = 8192;
+const MAX_OWNER_CALLS = 4;
+let ownerCalls = 0;
 const inspector = { state, engine }; // for tests and the console
 window.vhdxInspector = inspector;
 
@@ -129,7 +140,16 @@ function link(hash, text) {
 
 function renderOverviewView() {
   if (!state.info) return;
-  renderOverview($('view-overview'), { info: state.info, file: state.file, check: state.check, checkError: state.checkError, link });
+  renderOverview($('view-overview'), {
+    info: state.info,
+    file: state.file,
+    chain: state.chain,
+    files: Array.from(state.files.values()),
+    check: state.check,
+    checkError: state.checkError,
+    link,
+    addFiles: (files) => openFiles(files, true),
+  });
 }
 
 function renderValidationView() {
@@ -214,12 +234,74 @@ function describeFileOffset(off, peek) {
   return region ? { text: region, start: off, end: off + 1 } : null;
 }
 
+/**
+ * Which layer supplies the sector holding off: the engine's sectorOwner
+ * answer when known, else null (and it is asked for; the views redraw when
+ * the answer comes).
+ */
+function ownerAt(off) {
+  const s = state.info && state.info.summary;
+  if (!s) return null;
+  const ss = s.logical_sector_size || 512;
+  const lba = Math.floor(off / ss);
+  const o = owners.get(lba);
+  if (o) return o.pending ? null : o;
+  if (ownerCalls >= MAX_OWNER_CALLS) return null;
+  if (owners.size >= MAX_OWNERS) owners.clear();
+  owners.set(lba, { pending: true });
+  ownerCalls++;
+  const gen = state.gen;
+  engine.sectorOwner(lba * ss).then((x) => {
+    if (gen !== state.gen) return;
+    owners.set(lba, x);
+  }, () => {
+    if (gen === state.gen) owners.delete(lba);
+  }).finally(() => {
+    ownerCalls--; // calls in flight, whatever image they were for
+    if (gen !== state.gen) return;
+    diskHex.marksChanged();
+    if (diskHex.hover && Math.floor(diskHex.hover.offset / ss) === lba) diskHex.refreshHover();
+  });
+  return null;
+}
+
+/** Whether the owner's layer holds the sector's bytes (data, or a zero/unmapped block of its own). */
+function ownerSupplies(o) {
+  return o.file_offset >= 0 || (o.state !== 'not_present' && !String(o.state).startsWith('invalid'));
+}
+
+/**
+ * "from mid.avhdx (layer 1, fully present) · file 0x400200 in mid.avhdx" for
+ * the owner o of a sector; delta: the byte's distance from the sector start.
+ */
+function ownerText(o, delta = 0) {
+  const layers = state.chain.layers;
+  if (!ownerSupplies(o)) return 'no layer stores it: reads as zeros';
+  const name = o.layer_name || (layers[o.layer] && layers[o.layer].name) || `layer ${o.layer}`;
+  const what = o.file_offset >= 0 ? stateLabel(o.state) : `${stateLabel(o.state)}: reads as zeros`;
+  return `from ${name} (layer ${o.layer}, ${what})${o.file_offset >= 0 ? ` · file ${hex(o.file_offset + delta)}${o.layer ? ` in ${name}` : ''}` : ''}`;
+}
+
+/** Gutter of a disk hex row in a chain: the colour of the layer supplying it. */
+function diskRowMark(rowOff) {
+  const o = ownerAt(rowOff);
+  if (!o) return null;
+  if (!ownerSupplies(o)) return { key: 'none', color: layerVar(-1), label: 'no data', title: 'No layer stores these sectors: they read as zeros' };
+  const name = o.layer_name || state.chain.layers[o.layer].name;
+  return { key: String(o.layer), color: layerVar(o.layer), label: name, title: `Layer ${o.layer}: ${name}` };
+}
+
 function describeDiskOffset(off) {
   const s = state.info && state.info.summary;
   if (!s || !s.block_size) return null;
   const n = Math.floor(off / s.block_size);
   const ss = s.logical_sector_size || 512;
   const lba = Math.floor(off / ss);
+  const where = { start: lba * ss, end: (lba + 1) * ss };
+  if (state.chain && state.chain.complete) {
+    const o = ownerAt(off);
+    return { text: `sector ${grouped(lba)} · block ${grouped(n)} · ${o ? ownerText(o, off - lba * ss) : 'layer …'}`, ...where };
+  }
   let info = state.blockInfo.get(n);
   if (!info) {
     state.blockInfo.set(n, { pending: true });
@@ -228,18 +310,32 @@ function describeDiskOffset(off) {
   info = state.blockInfo.get(n);
   const st = info && info.state ? ` (${stateLabel(info.state)})` : '';
   const fo = info && hasData(info.state) && info.file_offset >= 0 ? ` · file ${hex(info.file_offset + (off % s.block_size))}` : '';
-  return { text: `sector ${grouped(lba)} · block ${grouped(n)}${st}${fo}`, start: lba * ss, end: (lba + 1) * ss };
+  return { text: `sector ${grouped(lba)} · block ${grouped(n)}${st}${fo}`, ...where };
 }
 
 async function inspectDiskOffset(off) {
   if (!state.info) return [];
   const o = await engine.sectorOwner(off);
-  const rows = [['block', grouped(o.block)], ['state', stateLabel(o.state)]];
-  if (o.file_offset >= 0) {
-    rows.push(['file offset', el('button', { class: 'linklike mono', type: 'button', title: 'Show this byte in the file hex view', onclick: () => navigate(`hex-file:${hex(o.file_offset)}`) }, hex(o.file_offset))]);
-  } else {
-    rows.push(['file offset', 'none (reads as zeros)']);
+  const chain = state.chain && state.chain.complete ? state.chain : null;
+  const rows = [['block', grouped(o.block)]];
+  const fileLink = (fo) => el('button', { class: 'linklike mono', type: 'button', title: 'Show this byte in the file hex view', onclick: () => navigate(`hex-file:${hex(fo)}`) }, hex(fo));
+  if (chain) {
+    const supplies = ownerSupplies(o);
+    const name = o.layer_name || (chain.layers[o.layer] && chain.layers[o.layer].name) || '';
+    rows.push(['layer', el('span', { 'data-field': 'layer', 'data-layer': supplies ? String(o.layer) : 'none' },
+      layerSwatch(supplies ? o.layer : -1), supplies ? `${o.layer} · ${name}` : 'none: reads as zeros')]);
+    rows.push(['state', `${stateLabel(o.state)}${supplies ? '' : ` (down to ${name})`}`]);
+    if (o.file_offset >= 0) {
+      // The file hex view shows the image on top; other layers' offsets are plain text.
+      rows.push([o.layer === 0 ? 'file offset' : `offset in ${name}`, o.layer === 0 ? fileLink(o.file_offset) : el('span', { class: 'mono', 'data-field': 'layer-offset' }, hex(o.file_offset))]);
+    } else {
+      rows.push(['file offset', 'none (reads as zeros)']);
+    }
+    return rows;
   }
+  rows.push(['state', stateLabel(o.state)]);
+  if (o.file_offset >= 0) rows.push(['file offset', fileLink(o.file_offset)]);
+  else rows.push(['file offset', 'none (reads as zeros)']);
   return rows;
 }
 
@@ -377,20 +473,24 @@ function applyRoute({ view, arg }) {
   }
 }
 
-// ---- opening a file ----------------------------------------------------------
+// ---- opening files -----------------------------------------------------------
 
 function resetImage() {
   state.gen++;
   state.info = null;
   state.file = null;
+  state.chain = null;
   state.check = null;
   state.checkError = null;
   state.fields = null;
   state.blockInfo.clear();
+  owners.clear();
   body.dataset.state = 'empty';
   delete body.dataset.cached;
+  delete body.dataset.chain;
   $('file-info').textContent = '';
   $('validation-count').textContent = '';
+  markTab('disk', '');
   structures.clear();
   blockMap.clear();
   exporter.clear();
@@ -400,39 +500,86 @@ function resetImage() {
   $('view-validation').textContent = '';
 }
 
-async function openFile(file) {
-  if (!file) return;
-  resetImage();
+/** Marks a tab whose view cannot work now (why: text), or clears the mark. */
+function markTab(view, why) {
+  const t = $(`tab-${view}`);
+  const base = `${t.dataset.label || (t.dataset.label = t.textContent.trim())} (${t.dataset.key})`;
+  t.title = why ? `${base}: ${why}` : base;
+  if (why) t.dataset.unavailable = 'true';
+  else delete t.dataset.unavailable;
+}
+
+const displayNames = (files) => listNames(files.map((f) => f.name));
+
+/**
+ * Opens files: one image, or a differencing chain (a checkpoint and its
+ * parents) given together. With add the files join those of the image shown
+ * (a missing parent dropped later).
+ */
+async function openFiles(list, add = false) {
+  const files = Array.from(list || []);
+  if (!files.length) return;
   hideError();
-  const gen = state.gen;
-  const t0 = performance.now();
-  body.dataset.state = 'empty';
-  $('empty-title').textContent = `Opening ${file.name}…`;
-  status(`Opening ${file.name} (${humanSize(file.size)})…`, true);
+  const names = displayNames(files);
+  let gen;
+  if (add) {
+    gen = ++state.gen; // the image stays on screen until the chain is read again
+    status(`Adding ${names}…`, true);
+  } else {
+    resetImage();
+    gen = state.gen;
+    $('empty-title').textContent = `Opening ${names}…`;
+    status(`Opening ${names} (${humanSize(files.reduce((n, f) => n + f.size, 0))})…`, true);
+  }
   $('progress').hidden = false;
+  const t0 = performance.now();
   let info;
   try {
     await engine.ready;
-    info = await engine.open(file);
+    info = await engine.openFiles(files, add);
   } catch (err) {
     if (gen !== state.gen) return;
-    $('progress').hidden = true;
-    $('empty-title').textContent = 'Drop a .vhdx file anywhere on this page';
-    showError(`${file.name} could not be opened`, err.message);
+    $('progress').hidden = engine.busy === 0;
     status('');
+    if (add) {
+      showError(`${names} could not be added`, err.message); // what was shown stays
+      return;
+    }
+    $('empty-title').textContent = EMPTY_TITLE;
+    // One file: the engine's "name: why" repeats the name of the title.
+    const msg = files.length === 1 && err.message.startsWith(`${files[0].name}: `) ? err.message.slice(files[0].name.length + 2) : err.message;
+    showError(files.length === 1 ? `${names} could not be opened` : `None of ${names} could be opened`, msg);
     return;
   }
   if (gen !== state.gen) return;
+  if (add) {
+    resetImage();
+    gen = state.gen;
+  } else {
+    state.files.clear();
+  }
+  for (const f of files) state.files.set(f.name.toLowerCase(), f);
+  showImage(info, gen, t0);
+}
+
+function showImage(info, gen, t0) {
+  const top = state.files.get(String(info.name || '').toLowerCase()) || Array.from(state.files.values())[0];
+  const chain = chainModel(info);
   state.info = info;
-  state.file = file;
+  state.file = top;
+  state.chain = chain;
   body.dataset.state = 'open';
   body.dataset.cached = String(!!info.cached);
-  $('empty-title').textContent = 'Drop a .vhdx file anywhere on this page';
+  if (chain) body.dataset.chain = chain.complete ? 'complete' : chain.kind;
+  $('empty-title').textContent = EMPTY_TITLE;
   const s = info.summary || {};
+  const name = info.name || top.name;
   const fi = $('file-info');
   fi.textContent = '';
-  fi.append(...[el('span', { class: 'name', title: file.name }, file.name),
-    el('span', { class: 'muted' }, `${humanSize(file.size)} file · ${s.virtual_size ? `${humanSize(s.virtual_size)} ${s.disk_type || ''} disk` : 'no readable metadata'}`),
+  fi.append(...[el('span', { class: 'name', title: name }, name),
+    el('span', { class: 'muted' }, `${humanSize(top.size)} file · ${s.virtual_size ? `${humanSize(s.virtual_size)} ${s.disk_type || ''} disk` : 'no readable metadata'}`),
+    chain && chain.complete ? el('a', { class: 'badge chain', id: 'chain-badge', href: '#overview', title: `A differencing chain: ${chain.layers.map((l) => l.name).join(' → ')}` }, `${chain.layers.length} layers`) : null,
+    chain && !chain.complete ? el('a', { class: 'badge bad', id: 'chain-badge', href: '#overview', title: chain.note }, chain.kind === 'missing' ? 'parent missing' : 'chain broken') : null,
     info.cached ? el('span', { class: 'badge cached', title: 'Summary read from this browser’s IndexedDB cache' }, 'cached') : null,
     info.error ? el('span', { class: 'badge bad', title: info.error }, 'damaged') : null].filter(Boolean));
 
@@ -450,24 +597,37 @@ async function openFile(file) {
     return f;
   }, (err) => { status(`Fields: ${err.message}`); return []; });
   structures.setImage(info, fieldsPromise);
-  const fileSize = s.replay && s.replay.file_size_after ? s.replay.file_size_after : s.file_size || file.size;
+  const fileSize = s.replay && s.replay.file_size_after ? s.replay.file_size_after : s.file_size || top.size;
   fileHex.setSource({ size: fileSize, read: (o, n) => engine.readFile(o, n, true) });
-  if (s.disk_error || !s.virtual_size) {
-    diskHex.setSource({ size: 0, read: null, error: `The virtual disk cannot be read: ${s.disk_error || 'no metadata'}` });
+  const diskError = diskUnreadable();
+  if (diskError) {
+    diskHex.setSource({ size: 0, read: null, error: diskError });
+    markTab('disk', chain && !chain.complete ? `needs ${chain.kind === 'missing' ? 'the parent' : 'a matching parent'} ${chain.parent}` : 'the virtual disk cannot be read');
   } else {
-    diskHex.setSource({ size: s.virtual_size, read: (o, n) => engine.readDisk(o, n, true), sectorSize: s.logical_sector_size || 512, blockSize: s.block_size });
+    diskHex.setSource({
+      size: s.virtual_size,
+      read: (o, n) => engine.readDisk(o, n, true),
+      sectorSize: s.logical_sector_size || 512,
+      blockSize: s.block_size,
+      rowMark: chain && chain.complete ? diskRowMark : null,
+    });
   }
-  if (s.payload_blocks && info.structures && info.structures.bat) blockMap.setImage(s);
-  else blockMap.clear();
-  exporter.setImage(info, file);
+  if (s.payload_blocks && info.structures && info.structures.bat) {
+    blockMap.setImage(s, chain ? { layers: chain.complete ? chain.layers : null, note: chain.note } : null);
+  } else {
+    blockMap.clear();
+  }
+  exporter.setImage(info, top, chain);
 
-  const route = parseRoute(location.hash);
-  applyRoute(route);
-  await new Promise((r) => requestAnimationFrame(() => r()));
-  const ms = performance.now() - t0;
-  body.dataset.openMs = ms.toFixed(1);
-  $('progress').hidden = engine.busy === 0;
-  status(`Opened ${file.name} in ${duration(ms)}${info.cached ? ' (summary from cache)' : ''}.`);
+  applyRoute(parseRoute(location.hash));
+  requestAnimationFrame(() => {
+    if (gen !== state.gen) return;
+    const ms = performance.now() - t0;
+    body.dataset.openMs = ms.toFixed(1);
+    $('progress').hidden = engine.busy === 0;
+    const what = chain && chain.complete ? `${name} with ${chain.layers.length - 1} parent${chain.layers.length > 2 ? 's' : ''}` : name;
+    status(`Opened ${what} in ${duration(ms)}${info.cached ? ' (summary from cache)' : ''}.${chain && chain.kind === 'missing' ? ` Drop ${chain.parent} to read the virtual disk.` : ''}`);
+  });
 
   engine.check().then((c) => {
     if (gen !== state.gen) return;
@@ -483,17 +643,30 @@ async function openFile(file) {
   });
 }
 
-function pickFile(files) {
-  const list = Array.from(files || []);
-  if (!list.length) return null;
-  return list.find((f) => /\.a?vhdx$/i.test(f.name)) || list[0];
+/** Why the virtual disk cannot be read, or '' when it can. */
+function diskUnreadable() {
+  const s = state.info.summary || {};
+  const c = state.chain;
+  if (c && c.complete) return '';
+  if (c && c.kind === 'missing') return `The virtual disk needs the parent ${c.parent}, which was not given: ${c.child} stores only the sectors written since its checkpoint. Drop ${c.parent} on this page to read the disk through the chain.`;
+  if (c && c.kind === 'mismatch') return `The virtual disk cannot be read: the parent ${c.parent} does not match ${c.child} (${c.reason}).`;
+  if (s.disk_error || !s.virtual_size) return `The virtual disk cannot be read: ${s.disk_error || 'no metadata'}`;
+  return '';
+}
+
+/** Opens a drop or a pick: it completes the chain shown, or replaces it. */
+function openDropped(list) {
+  const files = Array.from(list || []);
+  if (!files.length) return false;
+  openFiles(files, joinsChain(state.info, files));
+  return true;
 }
 
 for (const id of ['file-input', 'file-input-2']) {
   $(id).addEventListener('change', (e) => {
-    const f = pickFile(e.target.files);
+    const files = Array.from(e.target.files || []);
     e.target.value = '';
-    if (f) openFile(f);
+    openDropped(files);
   });
 }
 
@@ -520,9 +693,7 @@ window.addEventListener('drop', (e) => {
   dragDepth = 0;
   body.classList.remove('dragging');
   const files = e.dataTransfer && e.dataTransfer.files;
-  const f = pickFile(files);
-  if (f) openFile(f);
-  else showError('Nothing to open', 'the drop held no file.');
+  if (!openDropped(files)) showError('Nothing to open', 'the drop held no file.');
 });
 
 // ---- tabs, keyboard, dialogs ---------------------------------------------------

@@ -1,8 +1,9 @@
-// The block map: every payload block as a cell coloured by its state. When a
-// range holds more blocks than the canvas can show as cells, blocks are
-// aggregated per cell by the engine (blockHistogram with one bucket per
-// cell) and the cell colour blends the states by count. Zooming asks for a
-// narrower range.
+// The block map: every payload block as a cell coloured by its state or, for
+// a differencing chain, by the layer whose data it shows. When a range holds
+// more blocks than the canvas can show as cells, blocks are aggregated per
+// cell by the engine (blockHistogram or layerHistogram with one bucket per
+// cell) and the cell colour blends the states or layers by count. Zooming
+// asks for a narrower range.
 
 import { el, hex, humanSize, grouped, stateLabel } from './format.js';
 
@@ -23,6 +24,30 @@ const PRIORITY = [4, 5, 7, 6, 3, 1, 2, 0];
 const MAX_BUCKETS = 65536; // the engine caches whole-disk histograms up to this many
 const MAX_CELL = 56; // CSS px
 const GAP_FROM = 8; // cells at least this big get a 1px gutter
+
+/** Distinct layer colours before they repeat (CSS --layer-0 … --layer-7). */
+export const LAYER_COLOURS = 8;
+
+function cssVar(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+/** Colour of chain layer i (0 = the image shown) as "#rrggbb"; i < 0 or null: no data. */
+export function layerColor(i) {
+  if (i === null || i === undefined || i < 0) return cssVar('--layer-none');
+  return cssVar(`--layer-${i % LAYER_COLOURS}`);
+}
+
+/** The CSS colour of layer i for elements: a var() that follows the colour scheme. */
+export function layerVar(i) {
+  return i === null || i === undefined || i < 0 ? 'var(--layer-none)' : `var(--layer-${i % LAYER_COLOURS})`;
+}
+
+export function layerSwatch(i) {
+  const sw = el('span', { class: 'swatch', 'aria-hidden': 'true' });
+  sw.style.background = layerVar(i);
+  return sw;
+}
 
 /** Colour of a state name ("fully_present", "invalid_4"…) as "#rrggbb" for the current theme. */
 export function stateColor(name) {
@@ -47,6 +72,13 @@ function parseColor(c) {
   if (!m) return [128, 128, 128];
   const v = parseInt(m[1], 16);
   return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
+}
+
+/** Per-slot totals over every bucket of a histogram with stride values per bucket. */
+function sumBuckets(hist, stride) {
+  const out = new Array(stride).fill(0);
+  for (let i = 0; i < hist.length; i++) out[i % stride] += hist[i];
+  return out;
 }
 
 export function mapLayout(count, W, H) {
@@ -110,13 +142,24 @@ export class BlockMap {
     this.wrap = el('div', { class: 'bm-canvas-wrap' }, this.canvas, this.tip, this.loading);
     this.legend = el('ul', { class: 'legend', 'aria-label': 'Legend' });
     this.info = el('div', { class: 'bm-info', 'aria-live': 'polite', id: 'block-info' });
+    this.blendNote = el('p', { class: 'muted' });
     this.side = el('aside', { class: 'bm-side' },
       el('h2', {}, 'Legend'), this.legend,
       el('h2', {}, 'Block'), this.info,
       el('p', { class: 'muted' }, 'Hover a cell for details; click to open the block in the disk hex view. Wheel or + / − to zoom; arrows and Enter work too.'),
-      el('p', { class: 'muted' }, 'A cell that holds several blocks takes the colour of its most telling state (data before zeros before absent blocks), paler when that state is rare in it.'));
+      this.blendNote);
+    // Colour by state or by layer: only for differencing chains.
+    const modeBtn = (mode, label) => {
+      const b = el('button', { class: 'button small', type: 'button', 'aria-pressed': 'false', 'data-mode': mode, id: `block-mode-${mode}` }, label);
+      b.addEventListener('click', () => this.setMode(mode));
+      return b;
+    };
+    this.modeState = modeBtn('state', 'state');
+    this.modeLayer = modeBtn('layer', 'layer');
+    this.modeGroup = el('div', { class: 'bm-mode', role: 'group', 'aria-label': 'Colour the blocks by', hidden: true },
+      el('span', { class: 'muted' }, 'Colour by:'), this.modeState, this.modeLayer);
     this.host.append(
-      el('div', { class: 'bm-bar' }, el('h2', { class: 'sr-only' }, 'Block map'), this.zoomIn, this.zoomOut, this.zoomAll, this.prev, this.next, this.rangeLabel),
+      el('div', { class: 'bm-bar' }, el('h2', { class: 'sr-only' }, 'Block map'), this.zoomIn, this.zoomOut, this.zoomAll, this.prev, this.next, this.modeGroup, this.rangeLabel),
       el('div', { class: 'bm-main' }, this.wrap, this.side),
     );
     new ResizeObserver(() => this.scheduleDraw()).observe(this.wrap);
@@ -129,9 +172,19 @@ export class BlockMap {
     this.canvas.addEventListener('blur', () => this.overlay());
   }
 
-  /** New image: summary as from open(). */
-  setImage(summary) {
+  /**
+   * New image: summary as from open(). chain: {layers: [{name}], note} for a
+   * differencing disk: layers when the chain is complete (the map then
+   * colours by layer), else note says why it cannot.
+   */
+  setImage(summary, chain = null) {
+    this.imageGen = (this.imageGen || 0) + 1; // answers for the image before are dropped
     this.summary = summary;
+    this.layers = chain && chain.layers && chain.layers.length > 1 ? chain.layers : null;
+    this.layerNote = chain && !this.layers ? chain.note || '' : '';
+    this.layerTotals = null;
+    this.mode = this.layers ? 'layer' : 'state';
+    this.renderMode();
     this.total = Number(summary.payload_blocks || 0);
     this.blockSize = Number(summary.block_size || 0);
     this.virtualSize = Number(summary.virtual_size || 0);
@@ -145,10 +198,48 @@ export class BlockMap {
   }
 
   clear() {
+    this.imageGen = (this.imageGen || 0) + 1;
     this.summary = null;
+    this.layers = null;
+    this.layerNote = '';
+    this.layerTotals = null;
+    this.mode = 'state';
     this.total = 0;
     this.hist = null;
+    this.renderMode();
     this.renderLegend();
+  }
+
+  /** Colours by 'state' or 'layer' (layer only for a complete chain). */
+  setMode(mode) {
+    if (mode === 'layer' && !this.layers) return;
+    if (mode === this.mode) return;
+    this.mode = mode;
+    this.hist = null;
+    this.histKey = '';
+    this.renderMode();
+    this.renderLegend();
+    this.scheduleDraw();
+  }
+
+  renderMode() {
+    const chain = !!this.layers || !!this.layerNote;
+    this.modeGroup.hidden = !chain;
+    this.modeState.setAttribute('aria-pressed', String(this.mode === 'state'));
+    this.modeLayer.setAttribute('aria-pressed', String(this.mode === 'layer'));
+    this.modeLayer.disabled = !this.layers;
+    this.modeLayer.title = this.layers ? 'Colour each block by the layer of the chain whose data it shows (l)'
+      : `Colouring by layer needs the whole chain: ${this.layerNote}`;
+    this.modeState.title = `Colour each block by its state in this file${this.layers ? ' (l)' : ''}`;
+    this.canvas.dataset.mode = this.mode;
+    this.blendNote.textContent = this.mode === 'layer'
+      ? 'A cell that holds several blocks takes the colour of the newest layer with data in it, paler when that layer supplies few of its blocks.'
+      : 'A cell that holds several blocks takes the colour of its most telling state (data before zeros before absent blocks), paler when that state is rare in it.';
+  }
+
+  /** Values per histogram bucket: 8 states, or the layers plus "no data". */
+  get stride() {
+    return this.mode === 'layer' ? this.layers.length + 1 : 8;
   }
 
   show() {
@@ -192,18 +283,33 @@ export class BlockMap {
 
   async draw() {
     const token = ++this.drawToken;
+    const image = this.imageGen;
     const t0 = performance.now();
     const W = this.wrap.clientWidth;
     const H = this.wrap.clientHeight;
     if (!W || !H || !this.total) return;
     const L = mapLayout(this.count, W, H);
-    const key = `${this.first}:${this.count}:${L.cells}`;
+    const mode = this.mode;
+    const stride = this.stride;
+    const key = `${mode}:${this.first}:${this.count}:${L.cells}`;
     let hist = this.hist;
     if (this.histKey !== key) {
-      const slow = setTimeout(() => { this.loading.hidden = false; }, 150);
+      const slow = setTimeout(() => {
+        this.loading.textContent = mode === 'layer' ? 'Reading the block tables of the chain…' : 'Reading the block allocation table…';
+        this.loading.hidden = false;
+      }, 150);
+      let totals = null;
       try {
-        hist = await this.engine.blockHistogram(this.first, this.count, L.cells);
+        hist = mode === 'layer'
+          ? await this.engine.layerHistogram(this.first, this.count, L.cells)
+          : await this.engine.blockHistogram(this.first, this.count, L.cells);
+        if (mode === 'layer' && !this.layerTotals) {
+          totals = this.first === 0 && this.count === this.total
+            ? sumBuckets(hist, stride)
+            : sumBuckets(await this.engine.layerHistogram(0, this.total, 1), stride);
+        }
       } catch (err) {
+        if (image !== this.imageGen) return;
         this.opts.onMessage?.(`Block map: ${err.message}`);
         this.loading.textContent = `The block map could not be read: ${err.message}`;
         this.loading.hidden = false;
@@ -211,17 +317,18 @@ export class BlockMap {
       } finally {
         clearTimeout(slow);
       }
-      if (token !== this.drawToken) return;
+      if (token !== this.drawToken || mode !== this.mode || image !== this.imageGen) return;
+      if (totals) this.layerTotals = totals;
       this.loading.hidden = true;
     }
     // Each block is counted once, so the bucket totals give every cell's
     // exact run of blocks, however the engine splits the range.
-    const cells = Math.max(1, Math.floor(hist.length / 8));
+    const cells = Math.max(1, Math.floor(hist.length / stride));
     const starts = new Float64Array(cells + 1);
     let maxRun = 0;
     for (let b = 0; b < cells; b++) {
       let n = 0;
-      for (let s = 0; s < 8; s++) n += hist[b * 8 + s];
+      for (let s = 0; s < stride; s++) n += hist[b * stride + s];
       starts[b + 1] = starts[b] + n;
       if (n > maxRun) maxRun = n;
     }
@@ -241,6 +348,7 @@ export class BlockMap {
     d.cell = this.L.s;
     d.cells = cells;
     d.drawMs = this.drawMs.toFixed(1);
+    d.mode = mode;
     this.renderRange();
     this.renderLegend();
     if (this.hoverCell >= 0) this.describe(this.hoverCell);
@@ -263,33 +371,49 @@ export class BlockMap {
     const ctx = c.getContext('2d', { willReadFrequently: false });
     const img = ctx.createImageData(cw, ch);
     const px = new Uint32Array(img.data.buffer);
-    const rgb = STATES.map((s) => parseColor(getComputedStyle(document.documentElement).getPropertyValue(s.css)));
+    // Colour and priority of each histogram slot: states, or layers (the
+    // newest first) and then "no data".
+    const S = this.stride;
+    let slotRGB;
+    let order;
+    if (this.mode === 'layer') {
+      slotRGB = [];
+      order = [];
+      for (let l = 0; l < S; l++) {
+        slotRGB.push(parseColor(layerColor(l < S - 1 ? l : -1)));
+        order.push(l);
+      }
+    } else {
+      const rgb = STATES.map((s) => parseColor(cssVar(s.css)));
+      slotRGB = STATE_OF_ID.map((i) => rgb[i]);
+      order = PRIORITY;
+    }
     const gap = L.s >= GAP_FROM ? Math.max(1, Math.round(dpr)) : 0;
     const h = this.hist;
     const acc = new Float64Array(3);
     for (let b = 0; b < L.cells; b++) {
-      // The cell takes the colour of its most telling state, mixed with the
+      // The cell takes the colour of its most telling slot, mixed with the
       // others by share but never below 55%, so that rare data stays visible.
       let n = 0;
       let top = -1;
-      for (const s of PRIORITY) {
-        const k = h[b * 8 + s];
+      for (const s of order) {
+        const k = h[b * S + s];
         if (!k) continue;
         if (top < 0) top = s;
         n += k;
       }
       if (!n) continue;
-      const topCol = rgb[STATE_OF_ID[top]];
-      const topN = h[b * 8 + top];
+      const topCol = slotRGB[top];
+      const topN = h[b * S + top];
       let r = topCol[0];
       let g = topCol[1];
       let bl = topCol[2];
       if (topN < n) {
         acc.fill(0);
-        for (let s = 0; s < 8; s++) {
-          const k = s === top ? 0 : h[b * 8 + s];
+        for (let s = 0; s < S; s++) {
+          const k = s === top ? 0 : h[b * S + s];
           if (!k) continue;
-          const col = rgb[STATE_OF_ID[s]];
+          const col = slotRGB[s];
           acc[0] += col[0] * k;
           acc[1] += col[1] * k;
           acc[2] += col[2] * k;
@@ -350,6 +474,10 @@ export class BlockMap {
   renderLegend() {
     this.legend.textContent = '';
     if (!this.summary) return;
+    if (this.mode === 'layer') {
+      this.renderLayerLegend();
+      return;
+    }
     const disk = this.summary.block_states || {};
     const inView = new Array(STATES.length).fill(0);
     const zoomed = this.count !== this.total;
@@ -367,6 +495,32 @@ export class BlockMap {
         stateSwatch(s.key), el('span', {}, stateLabel(s.key)),
         el('span', { class: 'n' }, zoomed ? `${grouped(inView[i])} / ${grouped(n)}` : grouped(n))));
     });
+  }
+
+  renderLayerLegend() {
+    const S = this.stride;
+    const zoomed = this.count !== this.total;
+    const inView = this.hist && zoomed && this.hist.length % S === 0 ? sumBuckets(this.hist, S) : null;
+    const disk = this.layerTotals;
+    if (zoomed) {
+      this.legend.append(el('li', { class: 'muted' }, el('span'), el('span', {}, 'layer'), el('span', { class: 'n' }, 'in view / disk')));
+    }
+    for (let l = 0; l < S; l++) {
+      const none = l === S - 1;
+      const n = disk ? disk[l] : null;
+      const count = n === null ? '…' : zoomed ? `${inView ? grouped(inView[l]) : '…'} / ${grouped(n)}` : grouped(n);
+      const name = none ? 'no data (zeros)' : this.layers[l].name;
+      this.legend.append(el('li', { class: n === 0 ? 'zero-count' : '', 'data-layer': none ? 'none' : String(l), title: none ? 'Blocks no layer stores: they read as zeros' : `Layer ${l}${l === 0 ? ' (the image shown)' : ''}: ${name}` },
+        layerSwatch(none ? -1 : l),
+        el('span', { class: 'layer-name' }, none ? '' : el('span', { class: 'layer-index' }, String(l)), name),
+        el('span', { class: 'n' }, count)));
+    }
+  }
+
+  /** Name of layer l for people ("2 · base.vhdx"), or "no data". */
+  layerLabel(l) {
+    if (!this.layers || l < 0 || l >= this.layers.length) return 'no data (reads as zeros)';
+    return `layer ${l} · ${this.layers[l].name}`;
   }
 
   cellAt(e) {
@@ -439,9 +593,12 @@ export class BlockMap {
     const vEnd = Math.min(this.virtualSize, b * this.blockSize);
     if (b - a > 1) {
       const parts = [];
-      for (let s = 0; s < 8; s++) {
-        const n = this.hist[cell * 8 + s];
-        if (n) parts.push(`${grouped(n)} ${stateLabel(STATES[STATE_OF_ID[s]].key)}`);
+      const S = this.stride;
+      for (let s = 0; s < S; s++) {
+        const n = this.hist[cell * S + s];
+        if (!n) continue;
+        if (this.mode === 'layer') parts.push(`${grouped(n)} ${s === S - 1 ? 'without data' : `from ${this.layers[s].name}`}`);
+        else parts.push(`${grouped(n)} ${stateLabel(STATES[STATE_OF_ID[s]].key)}`);
       }
       const lines = [
         `Blocks ${grouped(a)}–${grouped(b - 1)} (${grouped(b - a)})`,
@@ -455,24 +612,50 @@ export class BlockMap {
     this.showInfo([`Block ${grouped(a)}`, `virtual ${hex(vStart)}–${hex(vEnd - 1)}`, '…']);
     try {
       const info = await this.engine.block(a);
+      let layer = -1;
+      if (this.layers) {
+        const h = await this.engine.layerHistogram(a, 1, 1);
+        layer = h.indexOf(1);
+        if (layer === this.layers.length) layer = -1;
+      }
       if (token !== this.descToken) return;
-      this.showInfo([
+      const head = [
         `Block ${grouped(info.block)}`,
         `virtual ${hex(info.virtual_offset)}–${hex(info.virtual_offset + info.virtual_length - 1)} (${humanSize(info.virtual_length)})`,
-        `state ${stateLabel(info.state)}`,
-        hasData(info.state) ? `file offset ${hex(info.file_offset)}` : 'no file data (reads as zeros)',
-        `BAT entry ${grouped(info.bat_index)} at ${hex(info.bat_entry_offset)}`,
-      ], info.state);
+      ];
+      const bat = `BAT entry ${grouped(info.bat_index)} at ${hex(info.bat_entry_offset)}`;
+      const st = stateLabel(info.state);
+      if (this.layers) {
+        // A chain: the layer that supplies the block, then what this file itself says.
+        const own = hasData(info.state) ? `${st} at file offset ${hex(info.file_offset)}`
+          : info.state === 'not_present' ? `${st}: read from the parent` : `${st}: reads as zeros`;
+        this.showInfo([...head,
+          layer >= 0 ? `data from ${this.layerLabel(layer)}` : 'no layer stores it (reads as zeros)',
+          `in ${this.layers[0].name}: ${own}`, bat], info.state, { line: 2, layer, stateLine: 3 });
+        return;
+      }
+      let own = 'no file data (reads as zeros)';
+      if (hasData(info.state)) own = `file offset ${hex(info.file_offset)}`;
+      else if (info.state === 'not_present' && this.layerNote) own = 'not in this file: read from the parent';
+      this.showInfo([...head, `state ${st}${this.layerNote ? ' in this file' : ''}`, own, bat], info.state);
     } catch (err) {
       if (token === this.descToken) this.showInfo([`Block ${a}`, err.message]);
     }
   }
 
-  showInfo(lines, state) {
+  /**
+   * Shows lines in the tooltip and the side panel; the state's swatch goes on
+   * line 2 (or layer.stateLine), the layer's on layer.line.
+   */
+  showInfo(lines, state, layer = null) {
     this.tip.textContent = '';
     this.info.textContent = '';
+    const stateLine = layer ? layer.stateLine : 2;
     lines.forEach((l, i) => {
-      const line = el('div', {}, i === 2 && state ? stateSwatch(state) : null, l);
+      let sw = null;
+      if (i === stateLine && state) sw = stateSwatch(state);
+      if (layer && i === layer.line) sw = layerSwatch(layer.layer);
+      const line = el('div', layer && i === layer.line ? { 'data-layer': String(layer.layer) } : {}, sw, l);
       if (i === 0) line.style.fontWeight = '600';
       this.tip.append(line);
       this.info.append(line.cloneNode(true));
@@ -522,6 +705,12 @@ export class BlockMap {
       case '+': case '=': this.zoomAt(this.cellBlocks(this.kcell)[0], 2); e.preventDefault(); return;
       case '-': case '_': this.zoomAt(this.cellBlocks(this.kcell)[0], 0.5); e.preventDefault(); return;
       case '0': this.setRange(0, this.total, true); e.preventDefault(); return;
+      case 'l': case 'L':
+        if (!this.layers) return;
+        this.setMode(this.mode === 'layer' ? 'state' : 'layer');
+        e.preventDefault();
+        e.stopPropagation();
+        return;
       case 'Enter': case ' ': this.activate(this.kcell, e.shiftKey); e.preventDefault(); return;
       default: return;
     }

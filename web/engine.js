@@ -48,6 +48,7 @@ export class Engine extends EventTarget {
   onMessage(msg) {
     if (msg.ready) {
       this.bootMs = msg.bootMs;
+      this.methods = new Set(msg.methods || []);
       this.isReady = true;
       this.readyResolve();
       return;
@@ -58,6 +59,10 @@ export class Engine extends EventTarget {
     }
     const p = this.pending.get(msg.id);
     if (!p) return;
+    if (msg.progress) {
+      p.onProgress?.(...msg.progress);
+      return;
+    }
     this.pending.delete(msg.id);
     this.setBusy(this.busy - (p.quiet ? 0 : 1));
     if ('error' in msg) p.reject(new Error(msg.error));
@@ -69,12 +74,18 @@ export class Engine extends EventTarget {
     this.dispatchEvent(new CustomEvent('busy', { detail: this.busy }));
   }
 
+  /** Whether the engine defines method (known once it is ready). */
+  has(method) {
+    return !!this.methods && this.methods.has(method);
+  }
+
   /** Calls an engine method; quiet calls (hex page reads) do not count as busy. */
-  call(method, args = [], { quiet = false } = {}) {
+  call(method, args = [], { quiet = false, onProgress = null, onId = null } = {}) {
     if (this.fatal) return Promise.reject(new Error(this.fatal));
     const id = this.nextId++;
+    onId?.(id);
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, quiet });
+      this.pending.set(id, { resolve, reject, quiet, onProgress });
       if (!quiet) this.setBusy(this.busy + 1);
       this.worker.postMessage({ id, method, args });
     });
@@ -86,6 +97,19 @@ export class Engine extends EventTarget {
   }
 
   open(file) { return this.json('open', file); }
+  openFiles(files, add = false) { return this.json('openFiles', Array.from(files), !!add); }
+  layerHistogram(first, count, buckets) { return this.call('layerHistogram', [first, count, buckets]); }
+
+  /**
+   * Writes the merged virtual disk as a standalone dynamic VHDX into the file
+   * behind handle (a FileSystemFileHandle: the worker opens the writable).
+   * Returns {promise (bytes written), cancel()}.
+   */
+  exportVHDX(handle, onProgress) {
+    let id = 0;
+    const promise = this.call('exportVHDX', [handle], { quiet: true, onProgress, onId: (x) => { id = x; } });
+    return { promise, cancel: () => { if (id) this.worker.postMessage({ cancel: id }); } };
+  }
   check() { return this.json('check'); }
   fields() { return this.json('fields'); }
   block(n) { return this.json('block', n); }

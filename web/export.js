@@ -1,5 +1,9 @@
 // The Export view: the report as JSON, and the virtual disk as a raw image
 // streamed to a file (File System Access API) without holding it in memory.
+// For a differencing chain the raw image is the merged disk (readDisk reads
+// through the chain), and the engine can also write it as one standalone
+// dynamic VHDX: the page passes the file handle to the worker, which opens
+// the writable there (a writable stream cannot be posted to a worker).
 
 import { el, bothSizes, humanSize, duration, grouped } from './format.js';
 
@@ -19,15 +23,19 @@ export class ExportView {
     this.running = null;
   }
 
-  setImage(info, file) {
+  /** chain: chainModel(info) for a differencing disk, else null. */
+  setImage(info, file, chain = null) {
     this.info = info;
     this.file = file;
+    this.chain = chain;
     if (!this.running) this.render();
   }
 
   clear() {
     if (this.running) this.running.cancel = true; // the engine is about to hold another image
+    if (this.vhdxJob) this.vhdxJob.cancel();
     this.info = null;
+    this.chain = null;
     this.root.textContent = '';
   }
 
@@ -45,11 +53,15 @@ export class ExportView {
       el('p', {}, 'Summary, every structure and every validation finding, as one JSON file (the same format as ', el('code', {}, 'vhdx info --json'), ' plus findings).'),
       el('p', {}, reportBtn), el('p', { class: 'muted', id: 'export-report-status', 'aria-live': 'polite' }));
 
+    const chain = this.chain;
+    const merged = !!(chain && chain.complete);
     const rawCard = el('section', { class: 'card', 'aria-labelledby': 'export-raw-title' },
-      el('h2', { id: 'export-raw-title' }, 'Raw disk image'));
-    const name = `${baseName(this.file && this.file.name)}.img`;
-    if (s.disk_error) {
-      rawCard.append(el('p', { class: 'note warn' }, `The virtual disk cannot be read: ${s.disk_error}`));
+      el('h2', { id: 'export-raw-title' }, chain ? 'Merged raw image' : 'Raw disk image'));
+    const base = baseName(this.file && this.file.name);
+    const name = `${base}${chain ? '-merged' : ''}.img`;
+    const unreadable = this.unreadable();
+    if (unreadable) {
+      rawCard.append(el('p', { class: 'note warn', id: 'export-raw-unavailable' }, unreadable));
     } else if (typeof window.showSaveFilePicker !== 'function') {
       rawCard.append(el('p', { class: 'note warn', id: 'export-raw-unsupported' },
         'Streaming export needs a Chromium-based browser (Chrome, Edge, Opera, Brave…): only they let a page write a file piece by piece. ',
@@ -62,10 +74,13 @@ export class ExportView {
       this.cancelBtn.addEventListener('click', () => { if (this.running) this.running.cancel = true; });
       start.addEventListener('click', () => this.exportRaw(start, name));
       rawCard.append(
-        el('p', {}, `The ${bothSizes(s.virtual_size)} virtual disk, after log replay, as a plain sector-by-sector image. `,
+        el('p', {}, merged
+          ? `The ${bothSizes(s.virtual_size)} virtual disk as the chain of ${this.chain.layers.length} layers reads it (each sector from the newest layer that stores it), as a plain sector-by-sector image. `
+          : `The ${bothSizes(s.virtual_size)} virtual disk, after log replay, as a plain sector-by-sector image. `,
           'It is written straight to the file you choose, 4 MiB at a time; blocks that hold no data are left as zeros without being read.'),
         el('p', { class: 'toolbar' }, start, this.cancelBtn), this.progress, this.progressText);
     }
+    const vhdxCard = chain ? this.renderVHDXCard(base, unreadable) : null;
 
     const clear = el('button', { class: 'button', type: 'button', id: 'cache-clear' }, 'Clear cached summaries');
     const clearStatus = el('span', { class: 'muted', 'aria-live': 'polite' });
@@ -81,7 +96,90 @@ export class ExportView {
       el('h2', { id: 'export-cache-title' }, 'Cache'),
       el('p', {}, 'Summaries, block maps and findings of files you opened are kept in this browser (IndexedDB) so that opening them again is instant. They never leave this computer.'),
       el('p', {}, clear, clearStatus));
-    r.append(el('div', { class: 'export-grid' }, reportCard, rawCard, cacheCard));
+    r.append(el('div', { class: 'export-grid' }, reportCard, rawCard, vhdxCard, cacheCard));
+  }
+
+  /** Why the virtual disk cannot be exported, or ''. */
+  unreadable() {
+    const s = this.info.summary || {};
+    const c = this.chain;
+    if (c && c.complete) return '';
+    if (c && c.kind === 'missing') return `Exporting the disk needs the parent ${c.parent}, which was not given: ${c.child} holds only the sectors written since its checkpoint. Drop ${c.parent} on this page first.`;
+    if (c) return `The virtual disk cannot be exported: ${c.note} (${c.reason || 'the chain is broken'}).`;
+    if (s.disk_error) return `The virtual disk cannot be read: ${s.disk_error}`;
+    return '';
+  }
+
+  /** The card of the merged standalone VHDX (chains only). */
+  renderVHDXCard(base, unreadable) {
+    const name = `${base}-merged.vhdx`;
+    const card = el('section', { class: 'card', 'aria-labelledby': 'export-vhdx-title' },
+      el('h2', { id: 'export-vhdx-title' }, 'Merged VHDX (standalone dynamic)'));
+    const start = el('button', { class: 'button primary', type: 'button', id: 'export-vhdx', disabled: true }, `Save as ${name}…`);
+    const note = el('p', { class: 'note warn', id: 'export-vhdx-note', hidden: true });
+    this.vhdxProgress = el('progress', { max: '1', value: '0', hidden: true, 'aria-label': 'Merged VHDX export progress' });
+    this.vhdxText = el('p', { class: 'muted', id: 'export-vhdx-status', 'aria-live': 'polite' });
+    this.vhdxCancel = el('button', { class: 'button', type: 'button', hidden: true, id: 'export-vhdx-cancel' }, 'Cancel');
+    this.vhdxCancel.addEventListener('click', () => { if (this.vhdxJob) this.vhdxJob.cancel(); });
+    start.addEventListener('click', () => this.exportVHDX(start, name));
+    card.append(
+      el('p', {}, this.chain.complete
+        ? `One dynamic VHDX without a parent holding what the chain reads: the ${this.chain.layers.length} layers merged, ${this.chain.layers.map((l) => l.name).join(' → ')}. The files given are not changed.`
+        : 'One dynamic VHDX without a parent holding what the whole chain reads, once every parent is given. The files given are not changed.'),
+      el('p', { class: 'toolbar' }, start, this.vhdxCancel), note, this.vhdxProgress, this.vhdxText);
+    let why = '';
+    if (unreadable) why = unreadable;
+    else if (typeof window.showSaveFilePicker !== 'function') why = 'Writing a VHDX file piece by piece needs a Chromium-based browser (Chrome, Edge, Opera, Brave…).';
+    else if (!this.engine.has('exportVHDX')) why = 'This build of the engine cannot write VHDX files yet (it has no exportVHDX): use the merged raw image, or vhdx merge on the command line.';
+    start.disabled = !!why;
+    note.hidden = !why;
+    note.textContent = why;
+    if (why) start.title = why;
+    return card;
+  }
+
+  async exportVHDX(btn, suggestedName) {
+    let handle;
+    try {
+      handle = await window.showSaveFilePicker({
+        suggestedName,
+        types: [{ description: 'VHDX virtual disk', accept: { 'application/octet-stream': ['.vhdx'] } }],
+      });
+    } catch (err) {
+      if (err.name !== 'AbortError') this.vhdxText.textContent = `Cannot save: ${err.message}`;
+      return;
+    }
+    const t0 = performance.now();
+    let cancelled = false;
+    btn.disabled = true;
+    this.vhdxCancel.hidden = false;
+    this.vhdxProgress.hidden = false;
+    this.vhdxProgress.removeAttribute('value'); // indeterminate until the engine reports
+    this.vhdxText.textContent = 'Merging the chain…';
+    const job = this.engine.exportVHDX(handle, (done, total) => {
+      const secs = Math.max(0.001, (performance.now() - t0) / 1000);
+      this.vhdxProgress.value = total ? done / total : 0;
+      const eta = done && total && done < total ? ((total - done) / (done / secs)) * 1000 : 0;
+      this.vhdxText.textContent = `${humanSize(done)} of ${humanSize(total)} (${((100 * done) / Math.max(1, total)).toFixed(1)}%) at ${humanSize(done / secs)}/s${eta ? ` · about ${duration(eta)} left` : ''}`;
+    });
+    this.vhdxJob = { cancel: () => { cancelled = true; job.cancel(); } };
+    let ok = false;
+    try {
+      const written = await job.promise;
+      const ms = performance.now() - t0;
+      this.vhdxProgress.value = 1;
+      this.vhdxText.textContent = `Saved ${handle.name}: ${bothSizes(written)} written in ${duration(ms)}.`;
+      this.root.dataset.exportedVhdx = String(written);
+      ok = true;
+      this.onMessage?.(`Merged VHDX saved as ${handle.name}`);
+    } catch (err) {
+      this.vhdxText.textContent = cancelled ? 'Export cancelled; the partial file was discarded.' : `Export failed: ${err.message}`;
+    } finally {
+      this.vhdxJob = null;
+      if (btn.isConnected) btn.disabled = false;
+      this.vhdxCancel.hidden = true;
+      if (!ok) this.vhdxProgress.hidden = true;
+    }
   }
 
   async downloadReport(btn) {
@@ -140,15 +238,18 @@ export class ExportView {
       writable = await handle.createWritable({ keepExistingData: false });
       // Size the file first: skipped blocks then read as zeros (sparse where the file system allows).
       await writable.truncate(size);
+      // Which blocks hold data: in this file, or for a chain in any layer.
+      const L = this.chain && this.chain.complete ? this.chain.layers.length : 0;
       for (let first = 0; first < blocks; first += WINDOW) {
         const n = Math.min(WINDOW, blocks - first);
-        const states = await this.engine.blockHistogram(first, n, n);
+        const states = L ? await this.engine.layerHistogram(first, n, n) : await this.engine.blockHistogram(first, n, n);
         for (let i = 0; i < n; i++) {
           const block = first + i;
           const start = block * blockSize;
           const end = Math.min(size, start + blockSize);
           let data = false;
-          for (const st of DATA_STATES) if (states[i * 8 + st]) data = true;
+          if (L) data = states[i * (L + 1) + L] === 0;
+          else for (const st of DATA_STATES) if (states[i * 8 + st]) data = true;
           if (!data) {
             done = end;
             continue;
@@ -172,7 +273,7 @@ export class ExportView {
       done = size;
       show();
       const ms = performance.now() - t0;
-      this.progressText.textContent = `Saved ${handle.name}: ${bothSizes(size)} in ${duration(ms)} (${humanSize(written)} of block data, ${grouped(blocks)} blocks).`;
+      this.progressText.textContent = `Saved ${handle.name}: ${bothSizes(size)} in ${duration(ms)} (${humanSize(written)} of block data, ${grouped(blocks)} blocks${L ? `, merged from ${L} layers` : ''}).`;
       this.root.dataset.exported = String(size);
       this.onMessage?.(`Raw image saved as ${handle.name}`);
     } catch (err) {

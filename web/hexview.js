@@ -23,6 +23,9 @@ export class HexView {
    *   resolve(loc) -> offset | null                          (go-to text → offset)
    *   onLocation(offset, mark)                                (view moved: update URL)
    *   onMessage(text)
+   * setSource may add rowMark(rowOffset) -> {key, color, label, title} | null:
+   * a narrow coloured gutter per row (the layer of a chain that supplies the
+   * row), labelled on the first row and wherever the key changes.
    */
   constructor(host, opts) {
     this.host = host;
@@ -95,8 +98,10 @@ export class HexView {
   }
 
   /** Sets what the view shows: size in bytes and read(offset, length) → Promise<Uint8Array>. */
-  setSource({ size, read, error = null, sectorSize = 512, blockSize = 0 }) {
+  setSource({ size, read, error = null, sectorSize = 512, blockSize = 0, rowMark = null }) {
     this.gen++;
+    this.rowMark = rowMark;
+    this.root.classList.toggle('with-gutter', !!rowMark);
     this.pages.clear();
     this.inflight.clear();
     this.size = size;
@@ -110,6 +115,9 @@ export class HexView {
     this.hover = null;
     this.errorBox.hidden = !error;
     this.errorBox.textContent = error || '';
+    this.root.classList.toggle('unavailable', !!error && !size);
+    this.status.textContent = '';
+    this.renderSelInfo();
     this.offDigits = Math.max(8, Math.ceil(Math.log2(Math.max(2, size)) / 4));
     this.rowEls = [];
     this.rowsEl.textContent = '';
@@ -153,6 +161,8 @@ export class HexView {
     for (let r = 0; r < this.rows; r++) {
       // Text nodes are kept and their data replaced: cheaper than textContent.
       const offText = document.createTextNode('');
+      const gut = el('span', { class: 'hx-gut', 'aria-hidden': 'true' });
+      const lay = el('span', { class: 'hx-lay' });
       const off = el('span', { class: 'hx-off' }, offText);
       const bytes = el('span', { class: 'hx-bytes' });
       const asc = el('span', { class: 'hx-asc' });
@@ -172,9 +182,9 @@ export class HexView {
         bn.push(btext);
         cn.push(ctext);
       }
-      const row = el('div', { class: 'hx-row', 'data-r': r }, off, bytes, asc);
+      const row = el('div', { class: 'hx-row', 'data-r': r }, gut, off, bytes, asc, lay);
       frag.append(row);
-      this.rowEls.push({ row, off, offText, b, c, bn, cn, lastOff: -1, bt: new Array(COLS).fill('  ') });
+      this.rowEls.push({ row, off, offText, b, c, bn, cn, gut, lay, lastOff: -1, lastMark: '', bt: new Array(COLS).fill('  ') });
       this.cellCls.push(new Array(COLS).fill(''));
     }
     this.rowsEl.append(frag);
@@ -286,6 +296,7 @@ export class HexView {
     const hasSel = this.hasSelection();
     const mark = this.mark;
     const hov = this.hover;
+    let prevKey = null;
     for (let r = 0; r < this.rows; r++) {
       const R = this.rowEls[r];
       const rowOff = (this.top + r) * COLS;
@@ -295,6 +306,7 @@ export class HexView {
         R.offText.data = offText;
         R.lastOff = offText;
       }
+      if (this.rowMark) prevKey = this.renderRowMark(R, inRange ? this.rowMark(rowOff) : null, prevKey, r);
       const cls = this.cellCls[r];
       for (let c = 0; c < COLS; c++) {
         const off = rowOff + c;
@@ -347,6 +359,39 @@ export class HexView {
     const dt = performance.now() - t0;
     this.frameTimes.push(dt);
     if (this.frameTimes.length > 600) this.frameTimes.splice(0, 300);
+  }
+
+  /** Gutter colour and label of one row; returns the row's key for the next. */
+  renderRowMark(R, m, prevKey, r) {
+    const key = m ? m.key : null;
+    const label = m && (r === 0 || key !== prevKey) ? m.label : '';
+    const sig = m ? `${m.key}|${m.color}|${label}|${m.title || ''}` : '';
+    if (R.lastMark !== sig) {
+      R.lastMark = sig;
+      R.gut.style.background = m ? m.color : '';
+      R.gut.title = m ? m.title || '' : '';
+      R.lay.textContent = label;
+      R.lay.style.borderColor = m && label ? m.color : '';
+      R.lay.title = m && label ? m.title || '' : '';
+      if (key === null) delete R.row.dataset.layer;
+      else R.row.dataset.layer = key;
+    }
+    return key;
+  }
+
+  /** The row marks changed (say, an owner lookup came back): redraw. */
+  marksChanged() {
+    for (const R of this.rowEls) R.lastMark = null;
+    this.invalidate();
+  }
+
+  /** Describes the hovered byte again (its description was not known yet). */
+  refreshHover() {
+    const h = this.hover;
+    if (!h || !this.opts.describe) return;
+    const d = this.opts.describe(h.offset, (o, n) => this.peek(o, n));
+    this.hover = null;
+    this.setHover({ offset: h.offset, text: d ? d.text : '', start: d ? d.start : h.offset, end: d ? d.end : h.offset + 1 });
   }
 
   renderScroll() {

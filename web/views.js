@@ -1,7 +1,8 @@
 // The Overview and Validation views.
 
-import { el, hex, bothSizes, grouped, stateLabel } from './format.js';
-import { STATES, stateSwatch } from './blockmap.js';
+import { el, hex, bothSizes, humanSize, grouped, stateLabel } from './format.js';
+import { STATES, stateSwatch, layerSwatch } from './blockmap.js';
+import { normGuid, listNames } from './chain.js';
 import { replayTable } from './structures.js';
 
 const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 };
@@ -22,9 +23,92 @@ function kv(rows, id) {
 
 function yesNo(b) { return b ? 'yes' : 'no'; }
 
+/** A file picker button (several files at once) calling onFiles. */
+function pickButton(label, id, onFiles, primary = false) {
+  const input = el('input', { type: 'file', multiple: true, accept: '.vhdx,.avhdx,application/octet-stream', 'aria-label': label, id });
+  input.addEventListener('change', () => {
+    const files = Array.from(input.files || []);
+    input.value = '';
+    if (files.length) onFiles(files);
+  });
+  return el('label', { class: `button${primary ? ' primary' : ''}` }, label, input);
+}
+
+/** What to do about a chain that cannot be read: the missing or wrong parent, said plainly. */
+function chainProblem(ctx) {
+  const { chain, info } = ctx;
+  const given = (ctx.files || []).map((f) => f.name);
+  const top = info.name;
+  const box = el('div', { class: 'note err chain-problem', id: 'chain-problem', role: 'alert', 'data-kind': chain.kind });
+  if (chain.kind === 'missing') {
+    const via = chain.child !== top ? `${top} reads through ${chain.child}, and ${chain.child}` : top;
+    box.append(
+      el('p', { class: 'chain-headline' }, el('strong', {}, `The parent disk ${chain.parent} is missing.`)),
+      el('p', {}, `${via} is a differencing disk (a checkpoint): it holds only the sectors written since the checkpoint was taken, and reads every other sector from its parent, `,
+        el('code', {}, chain.parent), '.'),
+      el('p', { id: 'chain-instruction' }, el('strong', {}, `Drop ${chain.parent} together with ${listNames(given.length ? given : [top])}`),
+        ` — or drop ${chain.parent} now: it is added to ${listNames(given.length ? given : [top])}.`),
+      el('p', { class: 'toolbar' }, pickButton(`Add ${chain.parent}…`, 'add-parent-input', ctx.addFiles, true)),
+      el('p', { class: 'muted' }, `Meanwhile the structures, the block map, the file bytes and the validation of ${top} work as usual; the virtual disk bytes and the exports need the parent.`));
+  } else {
+    box.append(
+      el('p', { class: 'chain-headline' }, el('strong', {}, chain.kind === 'mismatch' ? `${chain.parent} is not the parent ${chain.child} was made from.` : 'The parent chain cannot be followed.')),
+      el('p', {}, chain.reason),
+      el('p', {}, 'Drop the right parent file (it replaces the one given), or drop the whole chain again.'),
+      el('p', { class: 'toolbar' }, pickButton('Add a parent…', 'add-parent-input', ctx.addFiles, true)));
+  }
+  return box;
+}
+
+/** The Chain card: one row per layer, the image shown first, down to the base. */
+function chainCard(ctx) {
+  const { chain, info } = ctx;
+  const layers = chain.layers;
+  const tb = el('tbody');
+  layers.forEach((l, i) => {
+    const parent = layers[i + 1];
+    let link = '—';
+    if (l.parent_linkage) {
+      if (parent && parent.data_write_guid) {
+        const ok = normGuid(parent.data_write_guid) === normGuid(l.parent_linkage);
+        link = el('span', { class: ok ? 'check-ok' : 'check-bad', title: ok ? `equals the DataWriteGuid of ${parent.name}` : `differs from the DataWriteGuid of ${parent.name}` }, ok ? '✓ matches' : '✗ differs');
+      } else if (parent && parent.missing) {
+        link = el('span', { class: 'muted', title: `${parent.name} was not given: the link cannot be checked` }, 'unchecked');
+      }
+    }
+    const guid = l.missing ? (l.expected_guid ? el('span', { class: 'muted', title: 'The DataWriteGuid its child expects' }, `expected ${normGuid(l.expected_guid)}`) : '—') : l.data_write_guid ? normGuid(l.data_write_guid) : '—';
+    const cls = [l.missing ? 'missing' : '', l.partial ? 'partial' : '', i === 0 ? 'current' : ''].filter(Boolean).join(' ');
+    tb.append(el('tr', { 'data-layer': l.missing ? 'missing' : String(i), class: cls || undefined },
+      el('td', { class: 'num' }, l.missing ? '—' : l.partial ? '…' : String(i)),
+      el('td', { class: 'layer-file' }, l.missing ? layerSwatch(-1) : layerSwatch(i), el('span', { class: 'mono' }, l.name),
+        i === 0 ? el('span', { class: 'badge current' }, 'shown') : null,
+        l.missing ? el('span', { class: 'badge bad' }, chain.kind === 'missing' ? 'not given' : 'does not match') : null),
+      el('td', {}, l.missing ? '—' : l.disk_type || '—'),
+      el('td', { class: 'num' }, l.block_size ? humanSize(l.block_size) : '—'),
+      el('td', { class: 'mono guid' }, guid),
+      el('td', { class: 'mono guid' }, l.parent_linkage ? normGuid(l.parent_linkage) : '—'),
+      el('td', {}, link)));
+  });
+  const card = el('section', { class: 'card chain-card', id: 'overview-chain', 'aria-labelledby': 'chain-title', 'data-complete': String(chain.complete) },
+    el('h2', { id: 'chain-title' }, 'Differencing chain', chain.complete ? el('span', { class: 'badge ok' }, `${layers.length} layers, complete`) : el('span', { class: 'badge bad' }, chain.kind === 'missing' ? 'parent missing' : 'broken')));
+  if (!chain.complete) card.append(chainProblem(ctx));
+  card.append(
+    el('p', { class: 'muted' }, 'Layer 0 is the image shown; each differencing disk reads the sectors it does not store from the layer below it, down to the base. A child names its parent by the parent’s DataWriteGuid (its ', el('code', {}, 'parent_linkage'), ').'),
+    el('div', { class: 'table-scroll' }, el('table', { class: 'grid', id: 'chain-table' },
+      el('thead', {}, el('tr', {}, ...['layer', 'file', 'type', 'block size', 'DataWriteGuid', 'parent_linkage (expects)', 'link'].map((h, i) => el('th', { scope: 'col', class: i === 0 || i === 3 ? 'num' : undefined }, h)))),
+      tb)));
+  const others = chain.complete ? info.others || [] : [];
+  if (others.length) {
+    card.append(el('p', { class: 'muted', id: 'chain-others' }, `Also given, not part of this chain: ${listNames(others)}.`));
+  } else if (!chain.complete && ctx.files && ctx.files.length > 1) {
+    card.append(el('p', { class: 'muted', id: 'chain-given' }, `Files given so far: ${listNames(ctx.files.map((f) => f.name))}.`));
+  }
+  return card;
+}
+
 /**
  * @param {HTMLElement} root
- * @param {{info, file, check, checkError, link(hash) → Node}} ctx
+ * @param {{info, file, chain, files, check, checkError, link(hash) → Node, addFiles(files)}} ctx
  */
 export function renderOverview(root, ctx) {
   const { info, file, check } = ctx;
@@ -34,7 +118,10 @@ export function renderOverview(root, ctx) {
   if (info.cached) top.append(el('span', { class: 'badge cached', id: 'cached-badge', title: 'The summary was read from this browser’s IndexedDB cache' }, 'summary from cache'));
   if (top.childNodes.length) root.append(top);
   if (info.error) root.append(el('p', { class: 'note err', role: 'alert' }, el('strong', {}, 'This file is damaged: '), info.error, ' What could still be read is shown below.'));
-  if (s.disk_error && s.disk_error !== info.error) root.append(el('p', { class: 'note warn' }, el('strong', {}, 'The virtual disk cannot be read: '), s.disk_error));
+  // A differencing disk's own summary says it cannot be read alone: the chain card says how it reads.
+  if (s.disk_error && s.disk_error !== info.error && !ctx.chain) root.append(el('p', { class: 'note warn' }, el('strong', {}, 'The virtual disk cannot be read: '), s.disk_error));
+  if (ctx.chain) root.append(chainCard(ctx));
+  else if (info.others && info.others.length) root.append(el('p', { class: 'muted', id: 'chain-others' }, `Also given, not used: ${listNames(info.others)}.`));
 
   const known = !!s.block_size; // metadata was readable
   const allocPct = s.virtual_size ? ` · ${((100 * (s.allocated_size || 0)) / s.virtual_size).toFixed(s.allocated_size && s.allocated_size / s.virtual_size < 0.01 ? 2 : 1)}% of the virtual size` : '';

@@ -2,15 +2,23 @@
 // wasm_exec.js, fetches vhdx.wasm.gz, inflates it with DecompressionStream,
 // runs the Go program and then answers {id, method, args} messages from the
 // page with {id, result} or {id, error}, transferring byte buffers.
+//
+// exportVHDX is special: the page sends a FileSystemFileHandle (a writable
+// stream cannot be posted, a handle can), the worker opens the writable
+// itself, reports progress as {id, progress: [done, total]} and aborts the
+// writable when the page sends {cancel: id}.
 /* eslint-env worker */
 'use strict';
 
 importScripts('./wasm_exec.js');
 
 const METHODS = new Set([
-  'open', 'check', 'fields', 'blockHistogram', 'block', 'readFile', 'readDisk',
-  'sectorOwner', 'report', 'cacheClear',
+  'open', 'openFiles', 'check', 'fields', 'blockHistogram', 'layerHistogram', 'block',
+  'readFile', 'readDisk', 'sectorOwner', 'report', 'cacheClear',
 ]);
+const PROGRESS_MS = 100; // at most this often a progress message per job
+
+const running = new Map(); // id → {writable, cancelled} of exports under way
 
 let engineReady;
 const readyPromise = new Promise((resolve) => { engineReady = resolve; });
@@ -40,7 +48,11 @@ async function boot() {
 
 const booted = boot();
 booted.then(
-  (ms) => self.postMessage({ ready: true, bootMs: ms }),
+  (ms) => self.postMessage({
+    ready: true,
+    bootMs: ms,
+    methods: Object.keys(self.vhdxEngine).filter((k) => typeof self.vhdxEngine[k] === 'function'),
+  }),
   (err) => self.postMessage({ fatal: String(err && err.message ? err.message : err) }),
 );
 
@@ -58,12 +70,60 @@ function ownBuffer(value) {
   return value;
 }
 
+/** Writes the merged disk as a standalone VHDX into the file behind handle. */
+async function exportVHDX(id, handle) {
+  if (typeof self.vhdxEngine.exportVHDX !== 'function') throw new Error('the engine has no exportVHDX()');
+  if (!handle || typeof handle.createWritable !== 'function') throw new Error('exportVHDX: expected a FileSystemFileHandle');
+  const job = { writable: null, cancelled: false };
+  running.set(id, job);
+  let last = 0;
+  const progress = (done, total) => {
+    const now = performance.now();
+    if (now - last < PROGRESS_MS && done < total) return;
+    last = now;
+    self.postMessage({ id, progress: [Number(done), Number(total)] });
+  };
+  try {
+    job.writable = await handle.createWritable({ keepExistingData: false });
+    if (job.cancelled) throw new DOMException('cancelled', 'AbortError');
+    const written = await self.vhdxEngine.exportVHDX(job.writable, progress);
+    if (job.cancelled) throw new DOMException('cancelled', 'AbortError');
+    await job.writable.close();
+    job.writable = null;
+    return written;
+  } catch (err) {
+    if (job.writable) {
+      try { await job.writable.abort(); } catch { /* already aborted */ }
+    }
+    if (job.cancelled) throw new Error('cancelled');
+    throw err;
+  } finally {
+    running.delete(id);
+  }
+}
+
+function cancel(id) {
+  const job = running.get(id);
+  if (!job || job.cancelled) return;
+  job.cancelled = true;
+  // The engine's next write then rejects, and exportVHDX with it.
+  if (job.writable) job.writable.abort().catch(() => {});
+}
+
 self.onmessage = async (ev) => {
   const { id, method, args } = ev.data || {};
+  if (ev.data && typeof ev.data.cancel === 'number') {
+    cancel(ev.data.cancel);
+    return;
+  }
   if (typeof id !== 'number') return;
   try {
     await booted;
     if (exited) throw new Error(`${exited}; reload the page`);
+    if (method === 'exportVHDX') {
+      self.postMessage({ id, result: await exportVHDX(id, (args || [])[0]) });
+      return;
+    }
     if (!METHODS.has(method)) throw new Error(`unknown method ${method}`);
     const fn = self.vhdxEngine[method];
     if (typeof fn !== 'function') throw new Error(`the engine has no ${method}()`);
