@@ -32,6 +32,9 @@ type ChainError struct {
 	Parent string // the parent's name, or the name the child expects
 	Msg    string
 	Err    error
+	// Found is the part of the chain resolved before the problem, the
+	// image opened first; its last layer is the child.
+	Found []Layer
 }
 
 func (e *ChainError) Error() string {
@@ -61,14 +64,15 @@ func OpenChain(top *Image, name string, resolve Resolver) (*Disk, error) {
 	seen := map[string]bool{name: true}
 	for child := d.layers[0]; child.Image.Metadata.HasParent; child = d.layers[len(d.layers)-1] {
 		if len(d.layers) >= MaxChainDepth {
-			return nil, &ChainError{Child: child.Name, Parent: ExpectedParentName(child.Image), Msg: fmt.Sprintf("more than %d levels", MaxChainDepth), Err: ErrChainTooDeep}
+			return nil, &ChainError{Child: child.Name, Parent: ExpectedParentName(child.Image), Msg: fmt.Sprintf("more than %d levels", MaxChainDepth), Err: ErrChainTooDeep, Found: d.layers}
 		}
 		parent, err := openParent(child, resolve)
 		if err != nil {
+			err.Found = d.layers
 			return nil, err
 		}
 		if seen[parent.Name] {
-			return nil, &ChainError{Child: child.Name, Parent: parent.Name, Msg: "the parent is already in the chain", Err: ErrChainLoop}
+			return nil, &ChainError{Child: child.Name, Parent: parent.Name, Msg: "the parent is already in the chain", Err: ErrChainLoop, Found: d.layers}
 		}
 		seen[parent.Name] = true
 		d.layers = append(d.layers, parent)
@@ -77,10 +81,10 @@ func OpenChain(top *Image, name string, resolve Resolver) (*Disk, error) {
 }
 
 // openParent resolves, opens and verifies the parent of child.
-func openParent(child Layer, resolve Resolver) (Layer, error) {
+func openParent(child Layer, resolve Resolver) (Layer, *ChainError) {
 	loc := child.Image.Metadata.ParentLocator
 	expected := ExpectedParentName(child.Image)
-	fail := func(parent, msg string, err error) (Layer, error) {
+	fail := func(parent, msg string, err error) (Layer, *ChainError) {
 		return Layer{}, &ChainError{Child: child.Name, Parent: parent, Msg: msg, Err: err}
 	}
 	if loc == nil {

@@ -103,12 +103,32 @@ func (e *engine) layerHistogram(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layerHistogram: %w", err)
 	}
-	L := uint64(len(e.disk.Layers()))
+	compute := func() ([]byte, error) { return layerCounts(e.disk, bs, first, count, buckets) }
+	var b []byte
+	if first == 0 && count == n && buckets <= maxCachedBuckets {
+		// The counts depend on every layer: key them by each one's data.
+		key := fmt.Sprintf("layers/%d", buckets)
+		for _, l := range e.disk.Layers() {
+			key += "/" + l.Image.CurrentHeader().DataWriteGUID.String()
+		}
+		b, _, err = e.cached(key, compute)
+	} else {
+		b, err = compute()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return uint32Array(b), nil
+}
+
+// layerCounts computes layerHistogram's counts as little-endian uint32s.
+func layerCounts(d *vhdx.Disk, bs int64, first, count, buckets uint64) ([]byte, error) {
+	L := uint64(len(d.Layers()))
 	counts := make([]uint32, buckets*(L+1))
 	for b := first; b < first+count; b++ {
 		start := int64(b) * bs
 		layer := L
-		err := e.disk.Runs(start, min(bs, e.disk.Size()-start), func(x vhdx.Extent) error {
+		err := d.Runs(start, min(bs, d.Size()-start), func(x vhdx.Extent) error {
 			if (x.State == vhdx.FullyPresent || x.State == vhdx.PartiallyPresent) && uint64(x.Layer) < layer {
 				layer = uint64(x.Layer)
 			}
@@ -119,7 +139,7 @@ func (e *engine) layerHistogram(args []js.Value) (any, error) {
 		}
 		counts[(b-first)*buckets/count*(L+1)+layer]++
 	}
-	return uint32Array(putCounts(counts)), nil
+	return putCounts(counts), nil
 }
 
 type blockInfo struct {

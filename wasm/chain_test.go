@@ -114,6 +114,9 @@ func TestMissingParentIsNamedThenAdded(t *testing.T) {
 	if res["missing_parent"] != "BASE.vhdx" || !strings.Contains(res["chain_error"].(string), "BASE.vhdx") {
 		t.Fatalf("missing_parent = %v, chain_error = %v", res["missing_parent"], res["chain_error"])
 	}
+	if found := res["chain"].([]any); len(found) != 1 || found[0].(map[string]any)["name"] != "child.avhdx" {
+		t.Fatalf("partial chain = %v, want just the child", found)
+	}
 	if _, err := e.readDisk([]js.Value{js.ValueOf(0), js.ValueOf(512)}); err == nil {
 		t.Fatal("readDisk worked without the parent")
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 	"syscall/js"
 
@@ -29,8 +30,11 @@ type droppedFile struct {
 // current header's GUIDs (which change whenever the file is written).
 func cacheKey(file js.Value, img *vhdx.Image) string {
 	prop := func(name string) string {
-		if v := file.Get(name); v.Type() == js.TypeString || v.Type() == js.TypeNumber {
-			return fmt.Sprint(v)
+		switch v := file.Get(name); v.Type() {
+		case js.TypeString:
+			return v.String()
+		case js.TypeNumber:
+			return fmt.Sprintf("%.0f", v.Float())
 		}
 		return ""
 	}
@@ -42,12 +46,14 @@ func cacheKey(file js.Value, img *vhdx.Image) string {
 }
 
 type openResult struct {
-	Key        string              `json:"key"`
-	Cached     bool                `json:"cached"`
-	Name       string              `json:"name"`
-	Summary    json.RawMessage     `json:"summary"`
-	Structures report.Structures   `json:"structures"`
-	Error      string              `json:"error,omitempty"`
+	Key        string            `json:"key"`
+	Cached     bool              `json:"cached"`
+	Name       string            `json:"name"`
+	Summary    json.RawMessage   `json:"summary"`
+	Structures report.Structures `json:"structures"`
+	Error      string            `json:"error,omitempty"`
+	// Chain lists the layers, the image shown first: all of them, or those
+	// found before ChainError when the chain is incomplete.
 	Chain      []report.ChainLayer `json:"chain,omitempty"`
 	ChainError string              `json:"chain_error,omitempty"`
 	// MissingParent is the file name the chain needs but was not given.
@@ -110,9 +116,10 @@ func (e *engine) openSet(files []js.Value, add bool) (any, error) {
 	var ce *vhdx.ChainError
 	switch {
 	case e.diskErr == nil && len(e.disk.Layers()) > 1:
-		res.Chain = report.Chain(e.disk)
+		res.Chain = report.Chain(e.disk.Layers())
 	case errors.As(e.diskErr, &ce):
 		res.ChainError = e.diskErr.Error()
+		res.Chain = report.Chain(ce.Found)
 		if errors.Is(e.diskErr, vhdx.ErrParentNotFound) {
 			res.MissingParent = ce.Parent
 		}
@@ -120,10 +127,8 @@ func (e *engine) openSet(files []js.Value, add bool) (any, error) {
 		res.Error = e.diskErr.Error()
 	}
 	used := map[string]bool{}
-	if e.disk != nil {
-		for _, l := range e.disk.Layers() {
-			used[l.Name] = true
-		}
+	for _, l := range res.Chain {
+		used[l.Name] = true
 	}
 	for _, d := range set {
 		if d != top && !used[d.name] {
@@ -190,15 +195,17 @@ func pickTop(set []*droppedFile) *droppedFile {
 // resolve finds a parent among the given files by the file name of a
 // locator path (case-insensitively, as Windows names are).
 func (e *engine) resolve(_ string, loc *vhdx.ParentLocator) (io.ReaderAt, int64, string, error) {
-	var wanted []string
+	var wanted []string // file names, as the locator spells them
 	for _, key := range []string{"relative_path", "absolute_win32_path", "volume_path"} {
 		if v, ok := loc.Get(key); ok && v != "" {
-			wanted = append(wanted, strings.ToLower(path.Base(strings.ReplaceAll(v, `\`, "/"))))
+			if w := path.Base(strings.ReplaceAll(v, `\`, "/")); !slices.ContainsFunc(wanted, func(x string) bool { return strings.EqualFold(x, w) }) {
+				wanted = append(wanted, w)
+			}
 		}
 	}
 	for _, w := range wanted {
 		for _, d := range e.files {
-			if strings.ToLower(d.name) == w {
+			if strings.EqualFold(d.name, w) {
 				return d.reader, d.reader.Size(), d.name, nil
 			}
 		}

@@ -41,7 +41,7 @@ func runInfo(stdout io.Writer, asJSON bool, args []string) error {
 		if disk, err := s.openDisk(img, args[0]); err != nil {
 			out.ChainError = err.Error()
 		} else {
-			out.Chain = report.Chain(disk)
+			out.Chain = report.Chain(disk.Layers())
 		}
 	}
 	if asJSON {

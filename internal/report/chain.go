@@ -11,10 +11,10 @@ type ChainLayer struct {
 	BlockSize     uint32 `json:"block_size"`
 }
 
-// Chain describes a disk's layers, the opened image first.
-func Chain(d *vhdx.Disk) []ChainLayer {
+// Chain describes the layers of a chain, the opened image first.
+func Chain(layers []vhdx.Layer) []ChainLayer {
 	var out []ChainLayer
-	for _, l := range d.Layers() {
+	for _, l := range layers {
 		m := l.Image.Metadata
 		c := ChainLayer{Name: l.Name, DiskType: "base", DataWriteGUID: l.Image.CurrentHeader().DataWriteGUID.String(), BlockSize: m.BlockSize}
 		if m.HasParent {
