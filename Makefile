@@ -42,6 +42,7 @@ fuzz: setup
 bench: setup build
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 	build/bench.sh
+	build/bench-write.sh
 
 build:
 	$(GO) build -o bin/vhdx ./cmd/vhdx

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
@@ -25,15 +27,50 @@ func defineMerge(fs *flag.FlagSet) runner {
 	return func(_ io.Writer, args []string) error { return runConvert(c, args, true) }
 }
 
-// source is a virtual disk to copy, with the ranges that may hold data.
-type source struct {
-	io.ReaderAt
-	size int64
-	// data calls fn for ranges that may hold non-zero bytes, in order;
-	// everything outside them reads as zeros.
-	data func(fn func(off, n int64) error) error
-	// geometry suggests defaults for a VHDX output.
-	opt vhdx.CreateOptions
+// rawSource is a raw disk image file as a vhdx.Source, padded with zeros
+// to size (a whole number of sectors).
+type rawSource struct {
+	f        *os.File
+	fileSize int64
+	size     int64
+}
+
+func (r rawSource) Size() int64 { return r.size }
+
+func (r rawSource) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.f.ReadAt(p[:max(0, min(int64(len(p)), r.fileSize-off))], off)
+	if err != nil && err != io.EOF {
+		return n, err
+	}
+	clear(p[n:])
+	if off+int64(len(p)) > r.size {
+		return int(max(0, r.size-off)), io.EOF
+	}
+	return len(p), nil
+}
+
+// DataRanges finds the data of a sparse file with SEEK_DATA/SEEK_HOLE, or
+// reports the whole file where the system cannot tell.
+func (r rawSource) DataRanges(fn func(off, n int64) error) error {
+	const seekData, seekHole = 3, 4
+	for off := int64(0); off < r.fileSize; {
+		start, err := r.f.Seek(off, seekData)
+		if err != nil {
+			if off == 0 && !errors.Is(err, syscall.ENXIO) {
+				return fn(0, r.fileSize) // no hole support: all of it may be data
+			}
+			return nil // ENXIO: only a hole remains
+		}
+		end, err := r.f.Seek(start, seekHole)
+		if err != nil || end > r.fileSize {
+			end = r.fileSize
+		}
+		if err := fn(start, end-start); err != nil {
+			return err
+		}
+		off = end
+	}
+	return nil
 }
 
 // runConvert copies IN to OUT. With mergeOnly, IN must be a VHDX (usually a
@@ -42,7 +79,7 @@ func runConvert(c *createFlags, args []string, mergeOnly bool) error {
 	in, out := args[0], args[1]
 	s := &session{}
 	defer s.close()
-	src, err := s.openSource(in, mergeOnly)
+	src, geometry, err := s.openSource(in, mergeOnly)
 	if err != nil {
 		return err
 	}
@@ -51,7 +88,7 @@ func runConvert(c *createFlags, args []string, mergeOnly bool) error {
 	}
 	ext := strings.ToLower(filepath.Ext(out))
 	if ext == ".vhdx" || ext == ".avhdx" {
-		err = writeVHDX(c, src, out)
+		err = writeVHDX(c.options(0), geometry, src, out)
 	} else {
 		err = writeRaw(src, out)
 	}
@@ -62,65 +99,33 @@ func runConvert(c *createFlags, args []string, mergeOnly bool) error {
 }
 
 // openSource opens name as a VHDX (through its chain) or, unless vhdxOnly,
-// as a raw image.
-func (s *session) openSource(name string, vhdxOnly bool) (*source, error) {
+// as a raw image. For a VHDX it also returns its geometry, the defaults for
+// a VHDX output.
+func (s *session) openSource(name string, vhdxOnly bool) (vhdx.Source, vhdx.CreateOptions, error) {
+	var geometry vhdx.CreateOptions
 	f, size, err := s.openFile(name)
 	if err != nil {
-		return nil, &exitError{2, err}
+		return nil, geometry, &exitError{2, err}
 	}
 	var sig [8]byte
 	f.ReadAt(sig[:], 0)
 	if string(sig[:]) != "vhdxfile" {
 		if vhdxOnly {
-			return nil, &exitError{2, fmt.Errorf("%s: %w", name, vhdx.ErrNotVHDX)}
+			return nil, geometry, &exitError{2, fmt.Errorf("%s: %w", name, vhdx.ErrNotVHDX)}
 		}
-		return &source{ReaderAt: f, size: size, data: func(fn func(off, n int64) error) error { return rawData(f, size, fn) }}, nil
+		return rawSource{f: f, fileSize: size, size: (size + 511) / 512 * 512}, geometry, nil
 	}
 	img, err := s.openImage(name)
 	if err != nil {
-		return nil, err
+		return nil, geometry, err
 	}
 	disk, err := s.openDisk(img, name)
 	if err != nil {
-		return nil, err
+		return nil, geometry, err
 	}
 	m := img.Metadata
-	return &source{
-		ReaderAt: disk, size: disk.Size(),
-		data: func(fn func(off, n int64) error) error {
-			return disk.Extents(func(e vhdx.Extent) error {
-				if e.State == vhdx.FullyPresent || e.State == vhdx.PartiallyPresent {
-					return fn(e.Start, e.Length)
-				}
-				return nil
-			})
-		},
-		opt: vhdx.CreateOptions{BlockSize: m.BlockSize, LogicalSectorSize: m.LogicalSectorSize, PhysicalSectorSize: m.PhysicalSectorSize},
-	}, nil
-}
-
-// rawData finds the data ranges of a raw file with SEEK_DATA/SEEK_HOLE,
-// or reports the whole file where the system cannot tell.
-func rawData(f *os.File, size int64, fn func(off, n int64) error) error {
-	const seekData, seekHole = 3, 4
-	for off := int64(0); off < size; {
-		start, err := f.Seek(off, seekData)
-		if err != nil {
-			if off == 0 && !errors.Is(err, io.EOF) && !strings.Contains(err.Error(), "no such device or address") {
-				return fn(0, size) // no hole support: treat it all as data
-			}
-			return nil // ENXIO: only a hole remains
-		}
-		end, err := f.Seek(start, seekHole)
-		if err != nil || end > size {
-			end = size
-		}
-		if err := fn(start, end-start); err != nil {
-			return err
-		}
-		off = end
-	}
-	return nil
+	geometry = vhdx.CreateOptions{BlockSize: m.BlockSize, LogicalSectorSize: m.LogicalSectorSize, PhysicalSectorSize: m.PhysicalSectorSize}
+	return disk, geometry, nil
 }
 
 // copyChunk is the unit in which data is read and zero runs are skipped.
@@ -128,7 +133,7 @@ const copyChunk = 1 << 20
 
 // copyData calls write with the non-zero parts of src's data ranges, in
 // runs of whole chunks up to maxRun bytes.
-func copyData(src *source, maxRun int, write func(p []byte, off int64) error) error {
+func copyData(src vhdx.Source, maxRun int, write func(p []byte, off int64) error) error {
 	buf := make([]byte, maxRun)
 	run, runOff := buf[:0], int64(0)
 	flush := func() error {
@@ -140,14 +145,16 @@ func copyData(src *source, maxRun int, write func(p []byte, off int64) error) er
 		return err
 	}
 	zero := make([]byte, copyChunk)
-	return errors.Join(src.data(func(off, n int64) error {
-		for pos := off / copyChunk * copyChunk; pos < off+n; pos += copyChunk {
+	next := int64(0) // chunks below next were read already (ranges come in order)
+	return errors.Join(src.DataRanges(func(off, n int64) error {
+		for pos := max(off/copyChunk*copyChunk, next); pos < off+n; pos += copyChunk {
+			next = pos + copyChunk
 			if len(run) > 0 && (runOff+int64(len(run)) != pos || len(run)+copyChunk > maxRun) {
 				if err := flush(); err != nil {
 					return err
 				}
 			}
-			c := min(copyChunk, src.size-pos)
+			c := min(copyChunk, src.Size()-pos)
 			chunk := buf[len(run) : len(run)+int(c)]
 			if _, err := src.ReadAt(chunk, pos); err != nil && err != io.EOF {
 				return err
@@ -164,7 +171,9 @@ func copyData(src *source, maxRun int, write func(p []byte, off int64) error) er
 	}), flush())
 }
 
-func writeRaw(src *source, out string) error {
+// writeRaw writes src to a new sparse raw file: only non-zero chunks are
+// written, holes stay holes.
+func writeRaw(src vhdx.Source, out string) error {
 	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
@@ -175,7 +184,7 @@ func writeRaw(src *source, out string) error {
 		return err
 	})
 	if err == nil {
-		err = f.Truncate(src.size)
+		err = f.Truncate(src.Size())
 	}
 	if err == nil {
 		err = f.Close()
@@ -183,44 +192,34 @@ func writeRaw(src *source, out string) error {
 	return err
 }
 
-func writeVHDX(c *createFlags, src *source, out string) error {
-	opt := c.options(0)
+// writeVHDX streams src into a new VHDX file: flags first, then the
+// source's geometry, then the defaults.
+func writeVHDX(opt, geometry vhdx.CreateOptions, src vhdx.Source, out string) error {
 	if opt.BlockSize == 0 {
-		opt.BlockSize = src.opt.BlockSize
+		opt.BlockSize = geometry.BlockSize
 	}
 	if opt.LogicalSectorSize == 0 {
-		opt.LogicalSectorSize = max(src.opt.LogicalSectorSize, 512)
+		opt.LogicalSectorSize = geometry.LogicalSectorSize
 	}
 	if opt.PhysicalSectorSize == 0 {
-		opt.PhysicalSectorSize = src.opt.PhysicalSectorSize
+		opt.PhysicalSectorSize = geometry.PhysicalSectorSize
 	}
-	ss := int64(opt.LogicalSectorSize)
-	opt.VirtualSize = uint64((src.size + ss - 1) / ss * ss) // a raw tail is padded to a whole sector
+	if r, ok := src.(rawSource); ok && opt.LogicalSectorSize != 0 {
+		ss := int64(opt.LogicalSectorSize) // a raw tail is padded to a whole sector
+		r.size = (r.fileSize + ss - 1) / ss * ss
+		src = r
+	}
 	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := vhdx.Create(f, opt); err != nil {
+	w := bufio.NewWriterSize(f, 4<<20)
+	if _, err := vhdx.WriteImage(w, src, opt, nil); err != nil {
 		return err
 	}
-	st, err := f.Stat()
-	if err != nil {
+	if err := w.Flush(); err != nil {
 		return err
 	}
-	w, err := vhdx.OpenWriter(f, st.Size())
-	if err != nil {
-		return err
-	}
-	err = copyData(src, 64<<20, func(p []byte, off int64) error {
-		if tail := int64(len(p)) % ss; tail != 0 {
-			p = append(p, make([]byte, ss-tail)...)
-		}
-		_, err := w.WriteAt(p, off)
-		return err
-	})
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return f.Close()
 }

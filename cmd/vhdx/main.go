@@ -75,18 +75,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		fs := flag.NewFlagSet("vhdx "+c.name, flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		fs.Usage = func() {
-			fmt.Fprintf(fs.Output(), "usage: vhdx %s %s\n\n%s.\n", c.name, c.args, c.summary)
+		fs.SetOutput(io.Discard) // parse errors and help are printed once, below
+		usage := func(w io.Writer) {
+			fmt.Fprintf(w, "usage: vhdx %s %s\n\n%s.\n", c.name, c.args, c.summary)
+			fs.SetOutput(w)
 			fs.PrintDefaults()
 		}
 		run := c.define(fs)
 		if err := fs.Parse(args[1:]); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(stdout)
-				fs.Usage()
+				usage(stdout)
 				return 0
 			}
+			fmt.Fprintf(stderr, "vhdx %s: %v\n", c.name, err)
+			usage(stderr)
 			return 2
 		}
 		if fs.NArg() < c.minArgs || fs.NArg() > c.maxArgs {

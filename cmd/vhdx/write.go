@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
@@ -25,6 +26,9 @@ func runWrite(_ io.Writer, args []string) error {
 	if err != nil {
 		return &exitError{2, err}
 	}
+	if off > math.MaxInt64 {
+		return &exitError{2, fmt.Errorf("offset %d is beyond any disk", off)}
+	}
 	s := &session{}
 	defer s.close()
 	f, err := os.OpenFile(name, os.O_RDWR, 0)
@@ -40,6 +44,11 @@ func runWrite(_ io.Writer, args []string) error {
 	if err != nil {
 		return &exitError{2, fmt.Errorf("%s: %w", name, err)}
 	}
+	size := int64(w.Image().Metadata.VirtualSize)
+	if n, ok := inputLength(stdin); ok && (int64(off) > size || n > size-int64(off)) {
+		w.Close()
+		return fmt.Errorf("%d bytes at offset %d do not fit the %d-byte virtual disk; nothing was written", n, off, size)
+	}
 	werr := copyIn(w, s, name, int64(off), stdin)
 	if err := w.Close(); werr == nil {
 		werr = err
@@ -47,7 +56,25 @@ func runWrite(_ io.Writer, args []string) error {
 	return werr
 }
 
-// copyIn streams r into w's virtual disk at off.
+// inputLength returns how many bytes r has left when it is a regular file.
+func inputLength(r io.Reader) (int64, bool) {
+	f, ok := r.(*os.File)
+	if !ok {
+		return 0, false
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return 0, false
+	}
+	pos, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, false
+	}
+	return st.Size() - pos, true
+}
+
+// copyIn streams r into w's virtual disk at off. Data from a pipe that runs
+// past the end of the disk fails there, after what fitted was written.
 func copyIn(w *vhdx.Writer, s *session, name string, off int64, r io.Reader) error {
 	img := w.Image()
 	ss := int64(img.Metadata.LogicalSectorSize)
@@ -89,7 +116,7 @@ func copyIn(w *vhdx.Writer, s *session, name string, off int64, r io.Reader) err
 			whole += ss
 		}
 		if start+whole > size {
-			return fmt.Errorf("the data runs past the end of the %d-byte virtual disk", size)
+			return fmt.Errorf("the data runs past the end of the %d-byte virtual disk (the first %d bytes were written)", size, max(0, start-off))
 		}
 		if _, err := w.WriteAt(buf[:whole], start); err != nil {
 			return err
