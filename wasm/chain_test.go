@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/vhdx-inspector/vhdx-inspector/internal/vhdxbuild"
+	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 	"github.com/vhdx-inspector/vhdx-inspector/wasm/jsutil"
 )
 
@@ -123,5 +124,46 @@ func TestMissingParentIsNamedThenAdded(t *testing.T) {
 	res = openFilesResult(t, e, true, base) // dropped later: joins the set
 	if res["chain_error"] != nil || len(res["chain"].([]any)) != 2 {
 		t.Fatalf("after adding the parent: chain = %v, error = %v", res["chain"], res["chain_error"])
+	}
+}
+
+func TestExportVHDXMergesChain(t *testing.T) {
+	child, base := twoLevels(t)
+	e := &engine{}
+	openFilesResult(t, e, false, child, base)
+	sink := js.Global().Get("Function").New(`
+		const chunks = [];
+		return { chunks, write(c) { chunks.push(c.slice()); return Promise.resolve(); } };`).Invoke()
+	var reports int
+	progress := js.FuncOf(func(_ js.Value, args []js.Value) any { reports++; return nil })
+	defer progress.Release()
+	n, err := e.exportVHDX([]js.Value{sink, progress.Value})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	chunks := sink.Get("chunks")
+	for i := 0; i < chunks.Length(); i++ {
+		b := make([]byte, chunks.Index(i).Length())
+		js.CopyBytesToGo(b, chunks.Index(i))
+		out = append(out, b...)
+	}
+	if int(n.(float64)) != len(out) || reports == 0 {
+		t.Fatalf("exportVHDX returned %v, sink got %d bytes, %d progress reports", n, len(out), reports)
+	}
+	img, err := vhdx.Open(bytes.NewReader(out), int64(len(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Disk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, d.Size())
+	want := make([]byte, d.Size())
+	d.ReadAt(got, 0)
+	e.disk.ReadAt(want, 0)
+	if !bytes.Equal(got, want) || img.Metadata.HasParent {
+		t.Fatalf("exported image differs from the chain (has parent: %v)", img.Metadata.HasParent)
 	}
 }

@@ -48,6 +48,7 @@ func main() {
 		"open":           e.open,
 		"openFiles":      e.openFiles,
 		"layerHistogram": e.layerHistogram,
+		"exportVHDX":     e.exportVHDX,
 		"check":          e.check,
 		"fields":         e.fields,
 		"blockHistogram": e.blockHistogram,

@@ -74,3 +74,17 @@ func Bytes(b []byte) js.Value {
 	js.CopyBytesToJS(a, b)
 	return a
 }
+
+// Writer is an io.Writer over a JavaScript object whose write(Uint8Array)
+// method returns a Promise, such as a FileSystemWritableFileStream: each
+// Write awaits the Promise. Use it from a goroutine, never inside a
+// js.FuncOf callback.
+type Writer struct{ Target js.Value }
+
+// Write implements io.Writer.
+func (w Writer) Write(p []byte) (int, error) {
+	if _, err := Await(w.Target.Call("write", Bytes(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
