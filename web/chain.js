@@ -43,7 +43,7 @@ function shownLayer(info) {
 export function chainModel(info) {
   if (!info) return null;
   const s = info.summary || {};
-  if (info.chain && info.chain.length > 1) {
+  if (info.chain && info.chain.length > 1 && !info.chain_error) {
     return { complete: true, kind: 'ok', layers: info.chain, note: '' };
   }
   if (!info.chain_error && !s.has_parent) return null;
@@ -53,14 +53,14 @@ export function chainModel(info) {
     // A differencing image whose chain the engine did not describe (it is too damaged to follow).
     return { complete: false, kind: 'error', layers, child: top.name, parent: '', reason: s.disk_error || info.error || '', note: 'the parent chain cannot be followed' };
   }
-  // "vhdx: CHILD -> PARENT: what went wrong (sentinel)"
+  // The layers found before the problem (the image shown first), then the
+  // parent that is missing or wrong. chain_error reads
+  // "vhdx: CHILD -> PARENT: what went wrong (sentinel)".
+  for (const l of (info.chain || []).slice(1)) layers.push({ ...l, partial: true });
   const m = /^vhdx: (.+?) -> (.*?): ([\s\S]*)$/.exec(info.chain_error);
-  const child = m ? m[1] : top.name;
+  const child = layers[layers.length - 1].name;
   const parent = info.missing_parent || (m ? m[2] : '');
   const reason = m ? m[3] : info.chain_error;
-  if (child && child !== top.name) {
-    layers.push({ name: child, disk_type: 'differencing', partial: true });
-  }
   const missing = !!info.missing_parent;
   layers.push({
     name: parent || 'the parent',
