@@ -186,7 +186,9 @@ func (c *checker) log() {
 	h := c.img.CurrentHeader()
 	if l.Problem != "" {
 		sev := SeverityError
-		if !l.ReplayNeeded {
+		if !l.ReplayNeeded || !l.hasEntriesOf(l.GUID) {
+			// Nothing of this log was ever written (a crash between the
+			// header update and the first entry): there is nothing to lose.
 			sev = SeverityWarning
 		}
 		c.add("log.unusable", sev, "log", l.Offset, "%s", l.Problem)

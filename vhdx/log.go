@@ -139,6 +139,16 @@ func readLog(r io.ReaderAt, h *Header, fileSize int64) *Log {
 	return l
 }
 
+// hasEntriesOf reports whether any valid entry belongs to the log guid.
+func (l *Log) hasEntriesOf(guid uuid.UUID) bool {
+	for _, e := range l.Entries {
+		if e.Valid && e.LogGUID == guid {
+			return true
+		}
+	}
+	return false
+}
+
 // parseLogEntry decodes the entry at log position pos and validates it.
 func parseLogEntry(v logView, pos uint32) *LogEntry {
 	e := &LogEntry{Offset: v.fileOffset(uint64(pos)), LogOffset: pos}

@@ -620,7 +620,7 @@ func TestHeaders(t *testing.T) {
 		{"log_guids_differ", func(im *vb.Image) {
 			im.Headers[0].LogGUID = uuid.MustParse("01010101-0101-0101-0101-010101010101")
 			im.Headers[1].LogGUID = uuid.MustParse("02020202-0202-0202-0202-020202020202")
-		}, codes{"header.log_guid_differs": sevI, "log.unusable": sevE}, 1, []string{"header 2 has the higher"}},
+		}, codes{"header.log_guid_differs": sevI, "log.unusable": sevW}, 1, []string{"header 2 has the higher"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
