@@ -112,10 +112,8 @@ func (e *engine) current() (*vhdx.Image, error) {
 }
 
 type checkResult struct {
-	Findings []vhdx.Finding `json:"findings"`
-	Errors   int            `json:"errors"`
-	Warnings int            `json:"warnings"`
-	Cached   bool           `json:"cached"`
+	report.Findings
+	Cached bool `json:"cached"`
 }
 
 func (e *engine) check([]js.Value) (any, error) {
@@ -125,21 +123,7 @@ func (e *engine) check([]js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, hit, err := e.cached("findings", func() ([]byte, error) {
-		res := checkResult{Findings: img.Check()}
-		for _, f := range res.Findings {
-			switch f.Severity {
-			case vhdx.SeverityError:
-				res.Errors++
-			case vhdx.SeverityWarning:
-				res.Warnings++
-			}
-		}
-		if res.Findings == nil {
-			res.Findings = []vhdx.Finding{}
-		}
-		return json.Marshal(res)
-	})
+	b, hit, err := e.cached("findings", func() ([]byte, error) { return json.Marshal(report.Tally(img.Check())) })
 	if err != nil {
 		return nil, err
 	}

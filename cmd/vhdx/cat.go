@@ -11,11 +11,7 @@ func defineCat(*flag.FlagSet) runner { return runCat }
 func runCat(stdout io.Writer, args []string) error {
 	s := &session{}
 	defer s.close()
-	img, err := s.openImage(args[0])
-	if err != nil {
-		return err
-	}
-	disk, err := s.openDisk(img, args[0])
+	_, disk, err := s.openImageDisk(args[0])
 	if err != nil {
 		return err
 	}

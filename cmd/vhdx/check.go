@@ -7,14 +7,14 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/vhdx-inspector/vhdx-inspector/internal/report"
+
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
 type checkResult struct {
-	File     string         `json:"file"`
-	Findings []vhdx.Finding `json:"findings"`
-	Errors   int            `json:"errors"`
-	Warnings int            `json:"warnings"`
+	File string `json:"file"`
+	report.Findings
 }
 
 func defineCheck(fs *flag.FlagSet) runner {
@@ -31,21 +31,11 @@ func runCheck(stdout io.Writer, asJSON bool, args []string) error {
 	if err != nil {
 		return err
 	}
-	res := checkResult{File: args[0], Findings: img.Check()}
+	findings := img.Check()
 	if img.Metadata != nil && img.Metadata.HasParent {
-		res.Findings = append(res.Findings, s.checkParents(img, args[0])...)
+		findings = append(findings, s.checkParents(img, args[0])...)
 	}
-	for _, f := range res.Findings {
-		switch f.Severity {
-		case vhdx.SeverityError:
-			res.Errors++
-		case vhdx.SeverityWarning:
-			res.Warnings++
-		}
-	}
-	if res.Findings == nil {
-		res.Findings = []vhdx.Finding{}
-	}
+	res := checkResult{File: args[0], Findings: report.Tally(findings)}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -53,14 +43,14 @@ func runCheck(stdout io.Writer, asJSON bool, args []string) error {
 			return err
 		}
 	} else {
-		for _, f := range res.Findings {
+		for _, f := range res.Findings.Findings {
 			off := "-"
 			if f.Offset >= 0 {
 				off = fmt.Sprintf("%#x", f.Offset)
 			}
 			fmt.Fprintf(stdout, "%-7s %-32s %-24s %-10s %s\n", f.Severity, f.Code, f.Structure, off, f.Message)
 		}
-		fmt.Fprintf(stdout, "%s: %d errors, %d warnings, %d findings\n", args[0], res.Errors, res.Warnings, len(res.Findings))
+		fmt.Fprintf(stdout, "%s: %d errors, %d warnings, %d findings\n", args[0], res.Errors, res.Warnings, len(res.Findings.Findings))
 	}
 	if res.Errors > 0 {
 		return &exitError{code: 1}

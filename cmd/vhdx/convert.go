@@ -115,11 +115,7 @@ func (s *session) openSource(name string, vhdxOnly bool) (vhdx.Source, vhdx.Crea
 		}
 		return rawSource{f: f, fileSize: size, size: (size + 511) / 512 * 512}, geometry, nil
 	}
-	img, err := s.openImage(name)
-	if err != nil {
-		return nil, geometry, err
-	}
-	disk, err := s.openDisk(img, name)
+	img, disk, err := s.openImageDisk(name)
 	if err != nil {
 		return nil, geometry, err
 	}

@@ -27,11 +27,7 @@ func defineMap(fs *flag.FlagSet) runner {
 func runMap(stdout io.Writer, asJSON bool, args []string) error {
 	s := &session{}
 	defer s.close()
-	img, err := s.openImage(args[0])
-	if err != nil {
-		return err
-	}
-	disk, err := s.openDisk(img, args[0])
+	_, disk, err := s.openImageDisk(args[0])
 	if err != nil {
 		return err
 	}

@@ -65,6 +65,16 @@ func (s *session) openDisk(img *vhdx.Image, name string) (*vhdx.Disk, error) {
 	return vhdx.OpenChain(img, abs, s.resolve)
 }
 
+// openImageDisk opens name and its virtual disk (through its chain).
+func (s *session) openImageDisk(name string) (*vhdx.Image, *vhdx.Disk, error) {
+	img, err := s.openImage(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	disk, err := s.openDisk(img, name)
+	return img, disk, err
+}
+
 // resolve finds a parent on disk: the locator's relative path from the
 // child's folder, then its absolute path, then a file of the same name in
 // the child's folder.

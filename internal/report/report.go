@@ -130,3 +130,27 @@ func Build(img *vhdx.Image) (*Report, error) {
 	}
 	return &Report{Summary: s, Structures: StructuresOf(img), Findings: img.Check()}, nil
 }
+
+// Findings is a validation result with its tallies.
+type Findings struct {
+	Findings []vhdx.Finding `json:"findings"` // never null in JSON
+	Errors   int            `json:"errors"`
+	Warnings int            `json:"warnings"`
+}
+
+// Tally counts the errors and warnings among fs.
+func Tally(fs []vhdx.Finding) Findings {
+	out := Findings{Findings: fs}
+	if out.Findings == nil {
+		out.Findings = []vhdx.Finding{}
+	}
+	for _, f := range fs {
+		switch f.Severity {
+		case vhdx.SeverityError:
+			out.Errors++
+		case vhdx.SeverityWarning:
+			out.Warnings++
+		}
+	}
+	return out
+}

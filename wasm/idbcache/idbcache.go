@@ -49,13 +49,19 @@ func Open(ctx context.Context, name string, limit int64) (c *Cache, err error) {
 	return &Cache{db: db, limit: limit}, nil
 }
 
-// Get returns the bytes stored under key and refreshes its last use.
-func (c *Cache) Get(ctx context.Context, key string) ([]byte, bool, error) {
+// begin starts a read-write transaction on the store.
+func (c *Cache) begin() (*idb.Transaction, *idb.ObjectStore, error) {
 	txn, err := c.db.Transaction(idb.TransactionReadWrite, store)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	s, err := txn.ObjectStore(store)
+	return txn, s, err
+}
+
+// Get returns the bytes stored under key and refreshes its last use.
+func (c *Cache) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	txn, s, err := c.begin()
 	if err != nil {
 		return nil, false, err
 	}
@@ -83,11 +89,7 @@ func (c *Cache) Put(ctx context.Context, key string, b []byte) error {
 	if int64(len(b)) > c.limit {
 		return nil
 	}
-	txn, err := c.db.Transaction(idb.TransactionReadWrite, store)
-	if err != nil {
-		return err
-	}
-	s, err := txn.ObjectStore(store)
+	txn, s, err := c.begin()
 	if err != nil {
 		return err
 	}
@@ -110,11 +112,7 @@ func (c *Cache) evict(ctx context.Context) error {
 		size int64
 		used float64
 	}
-	txn, err := c.db.Transaction(idb.TransactionReadWrite, store)
-	if err != nil {
-		return err
-	}
-	s, err := txn.ObjectStore(store)
+	txn, s, err := c.begin()
 	if err != nil {
 		return err
 	}
@@ -159,11 +157,7 @@ func (c *Cache) evict(ctx context.Context) error {
 
 // Clear deletes every entry.
 func (c *Cache) Clear(ctx context.Context) error {
-	txn, err := c.db.Transaction(idb.TransactionReadWrite, store)
-	if err != nil {
-		return err
-	}
-	s, err := txn.ObjectStore(store)
+	txn, s, err := c.begin()
 	if err != nil {
 		return err
 	}
