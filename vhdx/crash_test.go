@@ -263,7 +263,7 @@ func (c *crashCase) run(t *testing.T) {
 	}
 
 	// The recorded session.
-	c.init = f.clone()
+	c.init = f.Clone()
 	rec := &crashRecorder{f: f}
 	w, err := OpenWriter(rec, f.Size())
 	if err != nil {
@@ -306,12 +306,12 @@ func (c *crashCase) run(t *testing.T) {
 
 	// Every cut point under every model.
 	short := testing.Short()
-	var cur = c.init.clone()
-	synced, lastSync := c.init.clone(), -1
+	var cur = c.init.Clone()
+	synced, lastSync := c.init.Clone(), -1
 	for k := 0; k <= len(c.ops); k++ {
 		c.check(t, cur, func(i int) bool { return i < k }, -1, fmt.Sprintf("prefix k=%d", k))
 		if k < len(c.ops) && c.ops[k].kind == 'w' && len(c.ops[k].data) > 512 {
-			torn := cur.clone()
+			torn := cur.Clone()
 			c.ops[k].apply(torn, true)
 			c.check(t, torn, func(i int) bool { return i < k }, k, fmt.Sprintf("torn k=%d", k))
 		}
@@ -349,7 +349,7 @@ func (c *crashCase) run(t *testing.T) {
 						in[tornAt] = false // the newest landed op lands torn
 					}
 				}
-				sub := synced.clone()
+				sub := synced.Clone()
 				for i := lastSync + 1; i < k; i++ {
 					if in[i] || i == tornAt {
 						c.ops[i].apply(sub, i == tornAt)
@@ -367,7 +367,7 @@ func (c *crashCase) run(t *testing.T) {
 		}
 		c.ops[k].apply(cur, false)
 		if c.ops[k].kind == 's' {
-			synced, lastSync = cur.clone(), k
+			synced, lastSync = cur.Clone(), k
 		}
 	}
 	t.Logf("%d ops (%d syncs), %d writes (%d atomic), %d sentinels, %d images checked, log wrapped %d times (%d bytes of entries in %d); allowed crash findings met: %v",
@@ -513,7 +513,7 @@ func (c *crashCase) recoverAndContinue(t *testing.T, r *rand.Rand) {
 	if c.parent {
 		parent = wtChain(c.parentImg)
 	}
-	cur := c.init.clone()
+	cur := c.init.Clone()
 	recovered := 0
 	for k := 0; k < len(c.ops); k++ {
 		c.ops[k].apply(cur, false)
@@ -523,7 +523,7 @@ func (c *crashCase) recoverAndContinue(t *testing.T, r *rand.Rand) {
 		if !afterEntry && k%37 != 0 {
 			continue
 		}
-		f := cur.clone()
+		f := cur.Clone()
 		before := wtOpen(t, f)
 		wantReplay := before.Replay != nil
 		snap := make([][]byte, len(c.writes))
@@ -578,7 +578,7 @@ func (c *crashCase) qemu(t *testing.T, final *wtFile) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "final.vhdx")
-	if err := os.WriteFile(path, final.bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, final.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	wtQemuCheck(t, path)
@@ -608,13 +608,13 @@ func (c *crashCase) qemu(t *testing.T, final *wtFile) {
 		}
 		return -1
 	}
-	cur := c.init.clone()
+	cur := c.init.Clone()
 	tried, replayedByQemu, wrapCuts := 0, 0, 0
 	for k := 0; k < len(c.ops); k++ {
 		if isLog(k) {
 			// Torn entry: ops[0:k] and the first 512 bytes of the entry.
 			if !testing.Short() || k%8 == 0 {
-				torn := cur.clone()
+				torn := cur.Clone()
 				c.ops[k].apply(torn, true)
 				c.qemuReplay(t, dir, torn, fmt.Sprintf("torn entry k=%d", k))
 				tried++
@@ -648,7 +648,9 @@ func (c *crashCase) qemuReplay(t *testing.T, dir string, f *wtFile, label string
 	t.Helper()
 	ours := wtOpen(t, f)
 	p := filepath.Join(dir, "cut.vhdx")
-	f.writeSparse(t, p)
+	if err := f.SaveSparse(p); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := wtRun(false, "qemu-img", "check", "-r", "all", "-f", "vhdx", p); err != nil {
 		t.Fatalf("%s: qemu-img check -r all: %v\n%s", label, err, out)
 	}

@@ -212,7 +212,7 @@ func TestHugeMetadataItem(t *testing.T) {
 			g := guard(t, f)
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			img, err := vhdx.Open(g, f.size)
+			img, err := vhdx.Open(g, f.Size())
 			runtime.ReadMemStats(&after)
 			if err != nil {
 				t.Fatal(err)

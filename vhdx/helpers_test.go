@@ -2,12 +2,10 @@ package vhdx_test
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,88 +24,14 @@ const (
 
 // ---- building images ----
 
-// memFile is a sparse in-memory file: pages that were never written read
-// as zeros, so images with 256 MiB blocks or a huge BAT cost only what was
-// written. Writes beyond size are dropped (like vhdxbuild's Bytes), so a
-// FileSize override truncates.
-type memFile struct {
-	size  int64
-	pages map[int64][]byte
-}
-
-const memPage = 64 * kib
-
-func newMemFile(size int64) *memFile { return &memFile{size: size, pages: map[int64][]byte{}} }
-
-func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("memFile: negative offset")
-	}
-	if off >= f.size {
-		return 0, io.EOF
-	}
-	n := len(p)
-	var err error
-	if int64(n) > f.size-off {
-		n, err = int(f.size-off), io.EOF
-	}
-	for done := 0; done < n; {
-		pos := off + int64(done)
-		pg, in := pos/memPage, int(pos%memPage)
-		c := min(n-done, memPage-in)
-		if b := f.pages[pg]; b != nil {
-			copy(p[done:done+c], b[in:])
-		} else {
-			clear(p[done : done+c])
-		}
-		done += c
-	}
-	return n, err
-}
-
-func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
-	for done := 0; done < len(p); {
-		pos := off + int64(done)
-		pg, in := pos/memPage, int(pos%memPage)
-		c := min(len(p)-done, memPage-in)
-		if pos < f.size {
-			b := f.pages[pg]
-			if b == nil {
-				b = make([]byte, memPage)
-				f.pages[pg] = b
-			}
-			copy(b[in:], p[done:done+c])
-		}
-		done += c
-	}
-	return len(p), nil
-}
-
-// hash returns a digest of the whole content, for "never modified" checks.
-func (f *memFile) hash() [32]byte {
-	h := sha256.New()
-	keys := make([]int64, 0, len(f.pages))
-	for k := range f.pages {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	fmt.Fprintf(h, "%d;", f.size)
-	for _, k := range keys {
-		fmt.Fprintf(h, "%d:", k)
-		h.Write(f.pages[k])
-	}
-	var out [32]byte
-	copy(out[:], h.Sum(nil))
-	return out
-}
-
-// buildSparse serialises im into a memFile of im.Size() bytes.
-func buildSparse(t testing.TB, im *vb.Image) *memFile {
+// buildSparse serialises im into a sparse file of im.Size() bytes.
+func buildSparse(t testing.TB, im *vb.Image) *vb.SparseFile {
 	t.Helper()
-	f := newMemFile(im.Size())
+	f := vb.NewSparseFile()
 	if err := im.WriteSparse(f); err != nil {
 		t.Fatalf("WriteSparse: %v", err)
 	}
+	f.Truncate(im.Size()) // a FileSize override cuts what was written past it
 	return f
 }
 
@@ -203,10 +127,10 @@ func openBytes(t testing.TB, b []byte) *vhdx.Image {
 }
 
 // openImage serialises im (sparse) and opens it.
-func openImage(t testing.TB, im *vb.Image) (*vhdx.Image, *memFile) {
+func openImage(t testing.TB, im *vb.Image) (*vhdx.Image, *vb.SparseFile) {
 	t.Helper()
 	f := buildSparse(t, im)
-	img, err := vhdx.Open(f, f.size)
+	img, err := vhdx.Open(f, f.Size())
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -75,9 +75,9 @@ func (fx *dirtyFixture) wantOnDisk() []byte {
 func TestLogReplay(t *testing.T) {
 	fx := newDirtyFixture()
 	f := buildSparse(t, fx.im)
-	before := f.hash()
+	before := f.Hash()
 	src := guard(t, f)
-	img, err := vhdx.Open(src, f.size)
+	img, err := vhdx.Open(src, f.Size())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestLogReplay(t *testing.T) {
 		{11, blk1 + dirtyPatchAt, 4096, false, "payload"},
 	}
 	r := img.Replay
-	if r == nil || r.Entries != 2 || r.FileSizeBefore != f.size || r.FileSizeAfter != f.size || len(r.Changes) != len(wantCh) {
+	if r == nil || r.Entries != 2 || r.FileSizeBefore != f.Size() || r.FileSizeAfter != f.Size() || len(r.Changes) != len(wantCh) {
 		t.Fatalf("replay %+v", r)
 	}
 	for i, c := range r.Changes {
@@ -160,14 +160,14 @@ func TestLogReplay(t *testing.T) {
 	wantCodes(t, od, codes{"log.replay_needed": sevW})
 
 	// NoReplay gives the same view directly.
-	nr, err := vhdx.OpenWithOptions(src, f.size, vhdx.Options{NoReplay: true})
+	nr, err := vhdx.OpenWithOptions(src, f.Size(), vhdx.Options{NoReplay: true})
 	if err != nil || nr.Replay != nil {
 		t.Fatalf("NoReplay: %v", err)
 	}
 	if got := readRange(t, mustDisk(t, nr), 2*mib+64*kib, 4096); !isZeros(got) {
 		t.Errorf("NoReplay shows replayed data")
 	}
-	if after := f.hash(); after != before {
+	if after := f.Hash(); after != before {
 		t.Errorf("the source changed")
 	}
 }

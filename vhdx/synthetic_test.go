@@ -107,7 +107,7 @@ func TestGeometries(t *testing.T) {
 				m.put(int64(b)*bs, head)
 				m.put(int64(b)*bs+blen-chunk, tail)
 			}
-			img, err := vhdx.Open(f, f.size)
+			img, err := vhdx.Open(f, f.Size())
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
@@ -374,7 +374,7 @@ func TestPayloadStates(t *testing.T) {
 		tail := pattern(8192, 99)
 		f.WriteAt(tail, 68*mib+32*mib-8192) // end of block 2
 		m.put(96*mib-8192, tail)
-		img, err := vhdx.Open(f, f.size)
+		img, err := vhdx.Open(f, f.Size())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,152 +3,19 @@ package vhdx
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"maps"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/vhdxbuild"
 	"math/rand/v2"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 )
 
 // Test helpers of the writer tests. Every name starts with wt so that the
 // internal test package does not collide with the package's own names.
 
-const wtPageSize = 16 * kib
+// wtFile is the sparse in-memory File of the writer tests.
+type wtFile = vhdxbuild.SparseFile
 
-// wtFile is a sparse in-memory File. Pages are never modified once stored
-// (a write stores a fresh copy), so clone is a cheap copy-on-write snapshot.
-type wtFile struct {
-	mu    sync.Mutex
-	size  int64
-	pages map[int64]*[wtPageSize]byte
-	syncs int
-}
-
-func newWTFile() *wtFile { return &wtFile{pages: map[int64]*[wtPageSize]byte{}} }
-
-func (f *wtFile) clone() *wtFile {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return &wtFile{size: f.size, pages: maps.Clone(f.pages)}
-}
-
-func (f *wtFile) ReadAt(p []byte, off int64) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if off < 0 {
-		return 0, fmt.Errorf("wtFile: negative offset %d", off)
-	}
-	if off >= f.size {
-		return 0, io.EOF
-	}
-	n := len(p)
-	var err error
-	if int64(n) > f.size-off {
-		n, err = int(f.size-off), io.EOF
-	}
-	for done := 0; done < n; {
-		pos := off + int64(done)
-		pg, in := pos/wtPageSize, int(pos%wtPageSize)
-		c := min(n-done, wtPageSize-in)
-		if b := f.pages[pg]; b != nil {
-			copy(p[done:done+c], b[in:])
-		} else {
-			clear(p[done : done+c])
-		}
-		done += c
-	}
-	return n, err
-}
-
-func (f *wtFile) WriteAt(p []byte, off int64) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if off < 0 {
-		return 0, fmt.Errorf("wtFile: negative offset %d", off)
-	}
-	for done := 0; done < len(p); {
-		pos := off + int64(done)
-		pg, in := pos/wtPageSize, int(pos%wtPageSize)
-		c := min(len(p)-done, wtPageSize-in)
-		nb := new([wtPageSize]byte)
-		if old := f.pages[pg]; old != nil && c < wtPageSize {
-			*nb = *old
-		}
-		copy(nb[in:], p[done:done+c])
-		if isZero(nb[:]) {
-			delete(f.pages, pg)
-		} else {
-			f.pages[pg] = nb
-		}
-		done += c
-	}
-	f.size = max(f.size, off+int64(len(p)))
-	return len(p), nil
-}
-
-func (f *wtFile) Truncate(size int64) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if size < f.size {
-		for pg := range f.pages {
-			if pg*wtPageSize >= size {
-				delete(f.pages, pg)
-			}
-		}
-		if in := size % wtPageSize; in != 0 {
-			if old := f.pages[size/wtPageSize]; old != nil {
-				nb := new([wtPageSize]byte)
-				copy(nb[:in], old[:in])
-				f.pages[size/wtPageSize] = nb
-			}
-		}
-	}
-	f.size = size
-	return nil
-}
-
-func (f *wtFile) Sync() error {
-	f.mu.Lock()
-	f.syncs++
-	f.mu.Unlock()
-	return nil
-}
-
-func (f *wtFile) Size() int64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.size
-}
-
-// writeSparse writes the file to path, leaving holes where it has no pages.
-func (f *wtFile) writeSparse(t testing.TB, path string) {
-	t.Helper()
-	out, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := out.Truncate(f.size); err != nil {
-		t.Fatal(err)
-	}
-	for pg, b := range f.pages {
-		n := min(int64(wtPageSize), f.size-pg*wtPageSize)
-		if _, err := out.WriteAt(b[:n], pg*wtPageSize); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// bytes returns the whole file.
-func (f *wtFile) bytes() []byte {
-	b := make([]byte, f.Size())
-	f.ReadAt(b, 0)
-	return b
-}
+func newWTFile() *wtFile { return vhdxbuild.NewSparseFile() }
 
 // wtRead reads the virtual disk of img at off into p. For a differencing
 // disk, parent reads the parent's virtual disk; sectors and blocks not

@@ -150,7 +150,7 @@ func TestWriterHeaders(t *testing.T) {
 		}
 	}
 	// A session without writes leaves the file untouched.
-	b := f.bytes()
+	b := f.Bytes()
 	w, err = OpenWriter(f, f.Size())
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +159,7 @@ func TestWriterHeaders(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if string(b) != string(f.bytes()) {
+	if string(b) != string(f.Bytes()) {
 		t.Errorf("an idle session changed the file")
 	}
 }
@@ -253,7 +253,7 @@ func TestWriterIOErrors(t *testing.T) {
 	base := wtCreate(t, CreateOptions{VirtualSize: 16 * mib, BlockSize: 1 * mib})
 	p := wtPattern(8192, 3)
 	for budget := 0; budget < 20; budget++ {
-		ff := &wtFailFile{wtFile: base.clone(), budget: budget}
+		ff := &wtFailFile{wtFile: base.Clone(), budget: budget}
 		w, err := OpenWriter(ff, ff.Size())
 		if err != nil {
 			t.Fatal(err)
