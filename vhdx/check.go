@@ -2,6 +2,8 @@ package vhdx
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/google/uuid"
@@ -57,8 +59,8 @@ func (img *Image) Check() []Finding {
 	c.log()
 	c.metadata()
 	c.bat()
-	for code, n := range c.perCode {
-		if n > maxFindingsPerCode {
+	for _, code := range slices.Sorted(maps.Keys(c.perCode)) {
+		if n := c.perCode[code]; n > maxFindingsPerCode {
 			c.findings = append(c.findings, Finding{Code: code, Severity: SeverityInfo, Structure: "check", Offset: -1, Message: fmt.Sprintf("%d more %q findings not listed", n-maxFindingsPerCode, code)})
 		}
 	}
