@@ -169,8 +169,6 @@ type wtModel struct {
 	data []byte
 }
 
-func (m *wtModel) write(p []byte, off int64) { copy(m.data[off:], p) }
-
 // wtCompare reads the whole virtual disk of img (through chain for
 // differencing disks) and compares it with want.
 func wtCompare(t testing.TB, read func([]byte, int64) error, want []byte) {

@@ -391,9 +391,6 @@ func New(o Options) *Image {
 // Options returns the effective options (with defaults filled in).
 func (im *Image) Options() Options { return im.opts }
 
-// ChunkRatio returns the image's chunk ratio.
-func (im *Image) ChunkRatio() uint64 { return im.chunkRatio }
-
 // PayloadBlocks returns ceil(VirtualSize / BlockSize).
 func (im *Image) PayloadBlocks() uint64 { return im.nblocks }
 
@@ -581,16 +578,6 @@ func (im *Image) MoveLog(offset uint64, length uint32) {
 // the same GUID exists, which makes duplicates possible).
 func (im *Image) AddMetadataItem(guid uuid.UUID, data []byte, flags uint32) {
 	im.Metadata.Items = append(im.Metadata.Items, MetadataItem{ID: guid, Flags: flags, Data: data})
-}
-
-// SetMetadataItem replaces data and flags of the first item with that
-// GUID, or appends a new item.
-func (im *Image) SetMetadataItem(guid uuid.UUID, data []byte, flags uint32) {
-	if it := im.MetadataItem(guid); it != nil {
-		it.Data, it.Flags = data, flags
-		return
-	}
-	im.AddMetadataItem(guid, data, flags)
 }
 
 // MetadataItem returns the first item with that GUID, or nil.
