@@ -242,21 +242,58 @@ func (img *Image) sectorBits(off, n int64) ([]byte, int64, error) {
 	return b, inChunk % 8, nil
 }
 
-// WriteTo writes the whole virtual disk to w, reading through a fixed-size
-// buffer. It implements io.WriterTo for fast streaming.
+// WriteTo writes the whole virtual disk to w. It implements io.WriterTo
+// for fast streaming: a goroutine reads the next chunks while w takes the
+// current one, through a few fixed-size buffers.
 func (d *Disk) WriteTo(w io.Writer) (int64, error) {
-	buf := make([]byte, min(4*mib, d.size))
+	const chunk, buffers = 4 * mib, 3
+	type piece struct {
+		buf []byte
+		err error
+	}
+	full := make(chan piece, buffers)
+	free := make(chan []byte, buffers)
+	for range buffers {
+		free <- make([]byte, min(chunk, d.size))
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(full)
+		for off := int64(0); off < d.size; {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-stop:
+				return
+			}
+			n := min(int64(len(buf)), d.size-off)
+			_, err := d.ReadAt(buf[:n], off)
+			if err == io.EOF {
+				err = nil
+			}
+			select {
+			case full <- piece{buf[:n], err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+			off += n
+		}
+	}()
 	var total int64
-	for total < d.size {
-		n, err := d.ReadAt(buf[:min(int64(len(buf)), d.size-total)], total)
-		if err != nil && err != io.EOF {
+	for p := range full {
+		if p.err != nil {
+			return total, p.err
+		}
+		m, err := w.Write(p.buf)
+		total += int64(m)
+		if err != nil {
 			return total, err
 		}
-		m, werr := w.Write(buf[:n])
-		total += int64(m)
-		if werr != nil {
-			return total, werr
-		}
+		free <- p.buf[:cap(p.buf)]
 	}
 	return total, nil
 }
