@@ -17,9 +17,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ROOT, skipReason, launch, serve, newPage, dropFile, waitOpen, ensureScreenshotDir, rgbOf,
-} from './helpers.mjs';
+import { ROOT, skipReason, launch, serve, newPage, dropFile, waitOpen, ensureScreenshotDir, rgbOf, go } from './helpers.mjs';
 
 const MiB = 1 << 20;
 const BIN = join(ROOT, 'bin', 'vhdx');
@@ -93,12 +91,6 @@ async function closePage(p) {
   assert.deepEqual(p.errors, [], 'no console errors');
   await p.context.close();
   pages.splice(pages.indexOf(p), 1);
-}
-
-async function go(page, hash) {
-  await page.evaluate((h) => { location.hash = h; }, hash);
-  const view = hash.replace(/^#/, '').split(':')[0];
-  await page.waitForFunction((v) => document.body.dataset.view === v, view);
 }
 
 /** Drops paths in one drop and waits for the image named name, with its chain state. */

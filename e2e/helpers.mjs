@@ -131,4 +131,11 @@ export function rgbOf(hexColor) {
   return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
 }
 
+/** Switches the page to the view of a URL fragment and waits until it shows. */
+export async function go(page, hash) {
+  await page.evaluate((h) => { location.hash = h; }, hash);
+  const view = hash.replace(/^#/, '').split(':')[0];
+  await page.waitForFunction((v) => document.body.dataset.view === v, view);
+}
+
 export { readdir };

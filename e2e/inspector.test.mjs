@@ -11,9 +11,7 @@ import { copyFileSync, existsSync, openSync, readSync, writeSync, closeSync, rea
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, basename } from 'node:path';
-import {
-  ROOT, skipReason, launch, serve, newPage, dropFile, dropAndWait, waitOpen, corpusImages, ensureScreenshotDir, rgbOf, CORPUS,
-} from './helpers.mjs';
+import { ROOT, skipReason, launch, serve, newPage, dropFile, dropAndWait, waitOpen, corpusImages, ensureScreenshotDir, rgbOf, CORPUS, go } from './helpers.mjs';
 
 const SKIP = skipReason();
 if (SKIP) console.log(`# e2e tests skipped: ${SKIP}`);
@@ -79,12 +77,6 @@ async function freshPage(opts = {}) {
 async function closePage(p) {
   await p.context.close();
   pages.splice(pages.indexOf(p), 1);
-}
-
-async function go(page, hash) {
-  await page.evaluate((h) => { location.hash = h; }, hash);
-  const view = hash.replace(/^#/, '').split(':')[0];
-  await page.waitForFunction((v) => document.body.dataset.view === v, view);
 }
 
 /** Row r of a hex view once its bytes are loaded: {off, bytes[], ascii}. */
