@@ -225,6 +225,20 @@ func (w *Writer) Close() error {
 	return nil
 }
 
+// Flush makes every write so far durable: block allocations already are,
+// through the log; this syncs data written into blocks that were present.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.closed:
+		return ErrWriterClosed
+	case w.broken != nil:
+		return w.broken
+	}
+	return w.sync()
+}
+
 func (w *Writer) fail(err error) error {
 	if w.broken == nil {
 		w.broken = fmt.Errorf("vhdx: write failed, the file needs log replay before further writes: %w", err)

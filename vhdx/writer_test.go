@@ -1,6 +1,7 @@
 package vhdx
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -415,4 +416,28 @@ func TestWriterConcurrent(t *testing.T) {
 	img := wtOpen(t, f)
 	wtClean(t, img)
 	wtCompare(t, wtDiskReader(img), model)
+}
+
+func TestWriterFlush(t *testing.T) {
+	f := wtCreate(t, CreateOptions{VirtualSize: 4 * mib, BlockSize: mib, Fixed: true})
+	w, err := OpenWriter(f, f.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt(bytes.Repeat([]byte{3}, 512), mib); err != nil { // in place: no log
+		t.Fatal(err)
+	}
+	before := f.Syncs() // after the first write's header update, which syncs
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if f.Syncs() <= before {
+		t.Fatalf("Flush did not sync the file (%d syncs before, %d after)", before, f.Syncs())
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); !errors.Is(err, ErrWriterClosed) {
+		t.Fatalf("Flush after Close = %v, want ErrWriterClosed", err)
+	}
 }
