@@ -27,7 +27,7 @@ func runInfo(s *session, stdout io.Writer, asJSON bool, args []string) error {
 		return err
 	}
 	disk, diskErr := s.openDisk(img)
-	o, err := report.Describe(img, disk, diskErr)
+	o, err := report.OverviewOf(img, disk, diskErr)
 	if err != nil {
 		return err
 	}

@@ -48,10 +48,10 @@ type VHDXInfo struct {
 	Structures Structures   `json:"structures"`
 }
 
-// Describe builds the overview of img, whose disk (through its chain) is
+// OverviewOf builds the overview of img, whose disk (through its chain) is
 // disk, or failed to open with diskErr. It reads what the format needs for
 // its counts (a VHDX's whole BAT).
-func Describe(img *vdisk.Image, disk *vdisk.Disk, diskErr error) (*Overview, error) {
+func OverviewOf(img *vdisk.Image, disk *vdisk.Disk, diskErr error) (*Overview, error) {
 	o := &Overview{Format: img.Format, File: img.Name, FileSize: img.Size}
 	var layers []vdisk.Layer
 	var ce *vdisk.ChainError
