@@ -16,7 +16,7 @@ func patterns(t testing.TB, path string, size int64, seed int, extra ...string) 
 	t.Helper()
 	cmds := []string{
 		fmt.Sprintf("write -P %d 0 65536", 0x11+seed),
-		fmt.Sprintf("write -P %d 1049088 3072", 0x22+seed),  // 1 MiB + 512, unaligned to clusters
+		fmt.Sprintf("write -P %d 1049088 3072", 0x22+seed),   // 1 MiB + 512, unaligned to clusters
 		fmt.Sprintf("write -P %d 2097152 262144", 0x33+seed), // 2 MiB
 		"write -z 2162688 65536",
 		"discard 2293760 65536",
