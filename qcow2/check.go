@@ -44,6 +44,7 @@ type CheckReport struct {
 // findings of one code are listed (all are counted).
 const (
 	maxCheckClusters   = 1 << 25
+	maxClustersPastEnd = 1 << 20 // references past the end of the file Check follows
 	maxFindingsPerCode = 100
 )
 
@@ -98,13 +99,19 @@ type checker struct {
 }
 
 func (c *checker) add(n counted, code string, sev Severity, structure string, off int64, format string, args ...any) {
+	c.addTimes(1, n, code, sev, structure, off, format, args...)
+}
+
+// addTimes is add for a problem met times times (in an L2 table several
+// L1 entries share).
+func (c *checker) addTimes(times int64, n counted, code string, sev Severity, structure string, off int64, format string, args ...any) {
 	switch n {
 	case countCorruption:
-		c.rep.Corruptions++
+		c.rep.Corruptions += times
 	case countLeak:
-		c.rep.Leaks++
+		c.rep.Leaks += times
 	case countCheckError:
-		c.rep.CheckErrors++
+		c.rep.CheckErrors += times
 	}
 	c.perCode[code]++
 	if c.perCode[code] <= maxFindingsPerCode {
@@ -190,7 +197,10 @@ func (c *checker) refcounts() {
 }
 
 // inc counts one reference to every cluster of [off, off+n).
-func (c *checker) inc(off, n uint64, meta bool) {
+func (c *checker) inc(off, n uint64, meta bool) { c.incTimes(off, n, meta, 1) }
+
+// incTimes counts times references to every cluster of [off, off+n).
+func (c *checker) incTimes(off, n uint64, meta bool, times uint64) {
 	if n == 0 || c.aborted {
 		return
 	}
@@ -198,7 +208,7 @@ func (c *checker) inc(off, n uint64, meta bool) {
 	if off+n < off {
 		last = ^uint64(0) / c.clusterSz
 	}
-	if last >= maxCheckClusters {
+	if last >= min(maxCheckClusters, c.fileEnd+maxClustersPastEnd) {
 		c.add(countCheckError, "check.too_large", SeverityError, "cluster", -1, "a reference to file offset %#x is beyond what Check can count", last*c.clusterSz)
 		c.aborted = true
 		return
@@ -207,11 +217,10 @@ func (c *checker) inc(off, n uint64, meta bool) {
 		c.computed = append(c.computed, make([]uint16, last+1-uint64(len(c.computed)))...)
 	}
 	for k := first; k <= last; k++ {
-		if uint64(c.computed[k]) >= c.refMax {
-			c.add(countCorruption, "refcount.overflow", SeverityError, fmt.Sprintf("cluster %d", k), int64(k*c.clusterSz), "more references than a refcount can count")
-			continue
+		if over := (uint64(c.computed[k]) + times) - min(uint64(c.computed[k])+times, c.refMax); over > 0 {
+			c.addTimes(int64(over), countCorruption, "refcount.overflow", SeverityError, fmt.Sprintf("cluster %d", k), int64(k*c.clusterSz), "more references than a refcount can count")
 		}
-		c.computed[k]++
+		c.computed[k] = uint16(min(uint64(c.computed[k])+times, c.refMax))
 		if k < c.fileEnd {
 			if meta && c.computed[k] > 1 || !meta && c.metadata[k] {
 				c.add(countNone, "metadata.overlap", SeverityError, fmt.Sprintf("cluster %d", k), int64(k*c.clusterSz), "the cluster is used both as metadata and as something else")
@@ -250,6 +259,10 @@ func (c *checker) l1(off, size uint64, where string, table []uint64) {
 	if off+size*8 > uint64(c.img.Size) && size > 0 {
 		c.add(countNone, "l1.beyond_end", SeverityError, where, int64(off), "the table runs past the end of the file")
 	}
+	// Entries sharing an L2 table are counted together: the table is
+	// read once, however many entries point to it.
+	shared := map[uint64]uint64{}
+	var order []uint64
 	for i, e := range table {
 		if e == 0 {
 			continue
@@ -263,20 +276,30 @@ func (c *checker) l1(off, size uint64, where string, table []uint64) {
 		if l2+c.clusterSz > uint64(c.img.Size) {
 			c.add(countNone, "l1.beyond_end", SeverityError, entry, int64(off)+int64(8*i), "L2 table at %#x is past the end of the file", l2)
 		}
+		if shared[l2] == 0 {
+			order = append(order, l2)
+		}
+		shared[l2]++
+	}
+	for _, l2 := range order {
 		if c.aborted {
 			return
 		}
-		c.l2(l2, entry)
+		c.l2(l2, fmt.Sprintf("L2 table at %#x of %s", l2, where), shared[l2])
 	}
 }
 
 // l2 counts the clusters an L2 table references and checks its entries.
-func (c *checker) l2(off uint64, where string) {
+func (c *checker) l2(off uint64, where string, times uint64) {
 	img := c.img
+	if off >= uint64(img.Size) {
+		return // reads as zeros: nothing allocated
+	}
 	if err := c.readZeroPadded(c.buf, off); err != nil {
-		c.add(countCheckError, "l2.unreadable", SeverityError, where, int64(off), "%v", err)
+		c.addTimes(int64(times), countCheckError, "l2.unreadable", SeverityError, where, int64(off), "%v", err)
 		return
 	}
+	n := int64(times)
 	size := uint64(img.entrySize())
 	for j := uint64(0); j+size <= c.clusterSz; j += size {
 		e := l2Entry{raw: binary.BigEndian.Uint64(c.buf[j:])}
@@ -284,25 +307,25 @@ func (c *checker) l2(off uint64, where string) {
 			e.bitmap = binary.BigEndian.Uint64(c.buf[j+8:])
 		}
 		at := int64(off + j)
-		entry := fmt.Sprintf("L2 entry %d of %s", j/size, where)
+		entry := fmt.Sprintf("entry %d of %s", j/size, where)
 		switch img.clusterKind(e) {
 		case Compressed:
 			if e.raw&flagCopied != 0 {
-				c.add(countCorruption, "l2.compressed_copied", SeverityError, entry, at, "the copied flag is set on a compressed cluster")
+				c.addTimes(n, countCorruption, "l2.compressed_copied", SeverityError, entry, at, "the copied flag is set on a compressed cluster")
 			}
 			if c.dataFile {
-				c.add(countCorruption, "l2.compressed_data_file", SeverityError, entry, at, "a compressed cluster in an image with an external data file")
+				c.addTimes(n, countCorruption, "l2.compressed_data_file", SeverityError, entry, at, "a compressed cluster in an image with an external data file")
 				continue
 			}
 			if e.bitmap != 0 {
-				c.add(countCorruption, "l2.compressed_bitmap", SeverityError, entry, at, "a compressed cluster with a non-zero subcluster bitmap %#x", e.bitmap)
+				c.addTimes(n, countCorruption, "l2.compressed_bitmap", SeverityError, entry, at, "a compressed cluster with a non-zero subcluster bitmap %#x", e.bitmap)
 				continue
 			}
 			coff, clen := img.compressedDescriptor(e.raw)
 			if uint64(coff) >= uint64(img.Size) {
 				c.add(countNone, "l2.compressed_beyond_end", SeverityError, entry, at, "compressed data at %#x starts past the end of the file", coff)
 			}
-			c.inc(uint64(coff), uint64(clen), false)
+			c.incTimes(uint64(coff), uint64(clen), false, times)
 		case Normal, ZeroAllocated:
 			host := e.raw & tableOffsetMask
 			// Only clusters holding data must lie in the file: QEMU
@@ -315,20 +338,20 @@ func (c *checker) l2(off uint64, where string) {
 				need = 0
 			}
 			if e.bitmap>>32&e.bitmap != 0 {
-				c.add(countCorruption, "l2.bitmap", SeverityError, entry, at, "subclusters are marked both allocated and zero (bitmap %#x)", e.bitmap)
+				c.addTimes(n, countCorruption, "l2.bitmap", SeverityError, entry, at, "subclusters are marked both allocated and zero (bitmap %#x)", e.bitmap)
 			}
 			if host%c.clusterSz != 0 {
-				c.add(countCorruption, "l2.unaligned", SeverityError, entry, at, "data cluster offset %#x is not cluster aligned", host)
+				c.addTimes(n, countCorruption, "l2.unaligned", SeverityError, entry, at, "data cluster offset %#x is not cluster aligned", host)
 			}
 			if !c.dataFile {
 				if host+need > uint64(img.Size) {
 					c.add(countNone, "l2.beyond_end", SeverityError, entry, at, "data cluster at %#x is past the end of the file", host)
 				}
-				c.inc(host, c.clusterSz, false)
+				c.incTimes(host, c.clusterSz, false, times)
 			}
 		case Unallocated:
 			if e.bitmap&0xffffffff != 0 {
-				c.add(countCorruption, "l2.bitmap", SeverityError, entry, at, "an unallocated cluster has allocated subclusters (bitmap %#x)", e.bitmap)
+				c.addTimes(n, countCorruption, "l2.bitmap", SeverityError, entry, at, "an unallocated cluster has allocated subclusters (bitmap %#x)", e.bitmap)
 			}
 		}
 		if c.aborted {
@@ -389,6 +412,8 @@ func (c *checker) compare() {
 // is set exactly when the cluster's refcount is 1.
 func (c *checker) copiedFlags() {
 	img := c.img
+	shared := map[uint64]uint64{} // L2 table offset: entries pointing to it
+	var order []uint64
 	for i, e := range img.L1 {
 		l2 := e & tableOffsetMask
 		if l2 == 0 {
@@ -401,11 +426,20 @@ func (c *checker) copiedFlags() {
 		if (rc == 1) != (e&flagCopied != 0) {
 			c.add(countCorruption, "l1.copied", SeverityError, fmt.Sprintf("L1 entry %d", i), int64(img.Header.L1TableOffset)+int64(8*i), "the copied flag disagrees with the L2 table's refcount %d", rc)
 		}
+		if shared[l2] == 0 {
+			order = append(order, l2)
+		}
+		shared[l2]++
+	}
+	size := uint64(img.entrySize())
+	for _, l2 := range order {
+		if l2 >= uint64(img.Size) {
+			continue // reads as zeros
+		}
 		if err := c.readZeroPadded(c.buf, l2); err != nil {
-			c.add(countCheckError, "l2.unreadable", SeverityError, fmt.Sprintf("L2 table %d", i), int64(l2), "%v", err)
+			c.add(countCheckError, "l2.unreadable", SeverityError, fmt.Sprintf("L2 table at %#x", l2), int64(l2), "%v", err)
 			return
 		}
-		size := uint64(img.entrySize())
 		for j := uint64(0); j+size <= c.clusterSz; j += size {
 			le := l2Entry{raw: binary.BigEndian.Uint64(c.buf[j:])}
 			if k := img.clusterKind(le); k != Normal && k != ZeroAllocated {
@@ -413,12 +447,13 @@ func (c *checker) copiedFlags() {
 			}
 			rc := uint64(1)
 			if !c.dataFile {
+				var err error
 				if rc, err = img.refcount((le.raw & tableOffsetMask) / c.clusterSz); err != nil {
 					continue
 				}
 			}
 			if (rc == 1) != (le.raw&flagCopied != 0) {
-				c.add(countCorruption, "l2.copied", SeverityError, fmt.Sprintf("L2 entry %d of L2 table %d", j/size, i), int64(l2+j), "the copied flag disagrees with the data cluster's refcount %d", rc)
+				c.addTimes(int64(shared[l2]), countCorruption, "l2.copied", SeverityError, fmt.Sprintf("entry %d of L2 table at %#x", j/size, l2), int64(l2+j), "the copied flag disagrees with the data cluster's refcount %d", rc)
 			}
 		}
 	}
