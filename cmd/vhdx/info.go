@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/vhdx-inspector/vhdx-inspector/internal/report"
+	"github.com/vhdx-inspector/vhdx-inspector/qcow2"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
@@ -37,8 +38,11 @@ func runInfo(s *session, stdout io.Writer, asJSON bool, args []string) error {
 		return enc.Encode(o)
 	}
 	printOverview(stdout, o)
-	if v, ok := img.Native().(*vhdx.Image); ok {
-		printVHDX(stdout, v, o.VHDX)
+	switch n := img.Native().(type) {
+	case *vhdx.Image:
+		printVHDX(stdout, n, o.VHDX)
+	case *qcow2.Image:
+		printQCOW2(stdout, o.QCOW2)
 	}
 	return nil
 }
@@ -190,5 +194,58 @@ func printVHDX(w io.Writer, img *vhdx.Image, out *report.VHDXInfo) {
 	}
 	if b := img.BAT; b != nil {
 		fmt.Fprintf(w, "\nBAT at %#x (%s), %d entries\n", b.Offset, size(uint64(b.Length)), b.EntryCount)
+	}
+}
+
+// printQCOW2 prints the facts and structures of a qcow2 image.
+func printQCOW2(w io.Writer, q *report.QCOW2Info) {
+	p := func(k string, format string, a ...any) { field(w, k, format, a...) }
+	h := q.Header
+	fmt.Fprintln(w, "\nqcow2")
+	p("version", "%d", q.Version)
+	p("compression", "%s", q.Compression)
+	p("encryption", "%s", q.Encryption)
+	p("refcount bits", "%d", q.RefcountBits)
+	p("extended L2 entries", "%t", q.ExtendedL2)
+	p("dirty", "%t", q.Dirty)
+	p("corrupt", "%t", q.Corrupt)
+	if q.BackingFile != "" {
+		p("backing file", "%q (format %q)", q.BackingFile, q.BackingFormat)
+	}
+	if q.DataFile != "" {
+		p("data file", "%q (raw: %t)", q.DataFile, q.DataFileRaw)
+	}
+	for _, f := range q.Features {
+		p(f.Kind.String()+" feature", "bit %d: %s", f.Bit, f.Name)
+	}
+	if c := q.Clusters; c != nil {
+		for _, k := range qcow2.ClusterKinds {
+			if n := c.Kinds[k.String()]; n > 0 {
+				p(k.String()+" clusters", "%d", n)
+			}
+		}
+	}
+	fmt.Fprintf(w, "\nHeader at %#x (%d bytes)\n", h.Offset, h.Length)
+	p("cluster bits", "%d", h.ClusterBits)
+	p("L1 table", "offset %#x, %d entries", h.L1TableOffset, h.L1Size)
+	p("refcount table", "offset %#x, %d clusters", h.RefcountTableOffset, h.RefcountTableClusters)
+	p("snapshots", "offset %#x, %d entries", h.SnapshotsOffset, h.NbSnapshots)
+	p("incompatible features", "%#x", h.IncompatibleFeatures)
+	p("compatible features", "%#x", h.CompatibleFeatures)
+	p("autoclear features", "%#x", h.AutoclearFeatures)
+	for _, e := range q.Extensions {
+		if e.Type != 0 {
+			fmt.Fprintf(w, "\nHeader extension at %#x: %s (type %#08x, %d bytes)\n", e.Offset, e.Name, e.Type, e.Length)
+		}
+	}
+	for _, s := range q.Snapshots {
+		fmt.Fprintf(w, "\nSnapshot %q at %#x\n", s.ID, s.Offset)
+		p("name", "%q", s.Name)
+		p("date", "%s", s.Date().UTC().Format("2006-01-02 15:04:05 UTC"))
+		p("VM state", "%s", size(s.StateSize()))
+		p("L1 table", "offset %#x, %d entries", s.L1TableOffset, s.L1Size)
+		if s.DiskSize != 0 {
+			p("disk size", "%s", size(s.DiskSize))
+		}
 	}
 }
