@@ -48,9 +48,9 @@ func runCheck(stdout io.Writer, asJSON bool, args []string) error {
 			if f.Offset >= 0 {
 				off = fmt.Sprintf("%#x", f.Offset)
 			}
-			fmt.Fprintf(stdout, "%-7s %-32s %-24s %-10s %s\n", f.Severity, f.Code, f.Structure, off, f.Message)
+			fmt.Fprintf(stdout, "%-7s %-32s %-24s %-10s %s\n", f.Severity, f.Code, escape(f.Structure), off, escape(f.Message))
 		}
-		fmt.Fprintf(stdout, "%s: %d errors, %d warnings, %d findings\n", args[0], res.Errors, res.Warnings, len(res.Findings.Findings))
+		fmt.Fprintf(stdout, "%s: %d errors, %d warnings, %d findings\n", escape(args[0]), res.Errors, res.Warnings, len(res.Findings.Findings))
 	}
 	if res.Errors > 0 {
 		return &exitError{code: 1}
@@ -63,11 +63,7 @@ func runCheck(stdout io.Writer, asJSON bool, args []string) error {
 func (s *session) checkParents(img *vhdx.Image, name string) []vhdx.Finding {
 	disk, err := s.openDisk(img, name)
 	if err != nil {
-		code := "chain.parent_mismatch"
-		if errors.Is(err, vhdx.ErrParentNotFound) {
-			code = "chain.parent_missing"
-		}
-		return []vhdx.Finding{{Code: code, Severity: vhdx.SeverityError, Structure: "parent locator", Offset: img.Metadata.ParentLocator.Offset, Message: err.Error()}}
+		return []vhdx.Finding{chainFinding(img, err)}
 	}
 	var out []vhdx.Finding
 	for _, l := range disk.Layers()[1:] {
@@ -77,4 +73,22 @@ func (s *session) checkParents(img *vhdx.Image, name string) []vhdx.Finding {
 		}
 	}
 	return out
+}
+
+// chainFinding turns an error met following the chain into a finding.
+func chainFinding(img *vhdx.Image, err error) vhdx.Finding {
+	code := "chain.parent_mismatch"
+	switch {
+	case errors.Is(err, vhdx.ErrParentNotFound):
+		code = "chain.parent_missing"
+	case errors.Is(err, vhdx.ErrChainLoop):
+		code = "chain.loop"
+	case errors.Is(err, vhdx.ErrChainTooDeep):
+		code = "chain.too_deep"
+	}
+	off := int64(-1)
+	if pl := img.Metadata.ParentLocator; pl != nil {
+		off = pl.Offset
+	}
+	return vhdx.Finding{Code: code, Severity: vhdx.SeverityError, Structure: "parent locator", Offset: off, Message: err.Error()}
 }

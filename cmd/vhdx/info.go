@@ -32,9 +32,10 @@ func runInfo(stdout io.Writer, asJSON bool, args []string) error {
 	if err != nil {
 		return err
 	}
-	sum, err := report.Summarize(img)
-	if err != nil {
-		return err
+	// A BAT that cannot be read in full still leaves the rest to show.
+	sum, batErr := report.Summarize(img)
+	if sum == nil {
+		return batErr
 	}
 	out := infoJSON{Summary: sum, Structures: report.StructuresOf(img)}
 	if sum.HasParent {
@@ -47,9 +48,15 @@ func runInfo(stdout io.Writer, asJSON bool, args []string) error {
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		printInfo(stdout, img, out)
 	}
-	printInfo(stdout, img, out)
+	if batErr != nil {
+		return fmt.Errorf("%s: block counts are incomplete: %w", args[0], batErr)
+	}
 	return nil
 }
 
@@ -71,7 +78,7 @@ func size(n uint64) string {
 func printInfo(w io.Writer, img *vhdx.Image, out infoJSON) {
 	s := out.Summary
 	p := func(k string, format string, a ...any) {
-		fmt.Fprintf(w, "  %-24s "+format+"\n", append([]any{k + ":"}, a...)...)
+		fmt.Fprintf(w, "  %-24s "+format+"\n", escapeArgs(append([]any{k + ":"}, a...))...)
 	}
 	fmt.Fprintln(w, "Overview")
 	p("creator", "%s", s.Creator)
@@ -177,7 +184,7 @@ func printInfo(w io.Writer, img *vhdx.Image, out infoJSON) {
 			}
 			p(fmt.Sprintf("entry @%#x", e.Offset), "seq %d, %d descriptors, tail %#x, flushed %#x, last %#x, %s", e.SequenceNumber, len(e.Descriptors), e.Tail, e.FlushedFileOffset, e.LastFileOffset, status)
 			for _, d := range e.Descriptors {
-				fmt.Fprintf(w, "      %s -> file offset %#x, %d bytes\n", d.Signature, d.TargetOffset, d.Length)
+				fmt.Fprintf(w, "      %s -> file offset %#x, %d bytes\n", escape(d.Signature), d.TargetOffset, d.Length)
 			}
 		}
 	}
