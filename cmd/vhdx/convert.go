@@ -85,19 +85,24 @@ func runConvert(c *createFlags, s *session, args []string, mergeOnly bool) error
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(out); err == nil {
-		return &exitError{2, fmt.Errorf("%s exists; not overwriting it", out)}
+	opt, err := c.options(0)
+	if err != nil {
+		return err
+	}
+	o, err := createOutput(out, c.force, s.files)
+	if err != nil {
+		return err
 	}
 	ext := strings.ToLower(filepath.Ext(out))
 	if ext == ".vhdx" || ext == ".avhdx" {
-		err = writeVHDX(c.options(0), geometry, src, out)
+		err = writeVHDX(opt, geometry, src, o.tmp)
 	} else {
-		err = writeRaw(src, out)
+		err = writeRaw(src, o.tmp)
 	}
 	if err != nil {
-		os.Remove(out)
+		err = fmt.Errorf("%s to %s: %w", in, out, err)
 	}
-	return err
+	return o.finish(err)
 }
 
 // openSource opens name as an image of any format, read through its
@@ -185,30 +190,22 @@ func copyData(src vhdx.Source, maxRun int, write func(p []byte, off int64) error
 	}), flush())
 }
 
-// writeRaw writes src to a new sparse raw file: only non-zero chunks are
+// writeRaw writes src to f, a new file, sparse: only non-zero chunks are
 // written, holes stay holes.
-func writeRaw(src vhdx.Source, out string) error {
-	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	err = copyData(src, 32<<20, func(p []byte, off int64) error {
+func writeRaw(src vhdx.Source, f *os.File) error {
+	err := copyData(src, 32<<20, func(p []byte, off int64) error {
 		_, err := f.WriteAt(p, off)
 		return err
 	})
-	if err == nil {
-		err = f.Truncate(src.Size())
+	if err != nil {
+		return err
 	}
-	if err == nil {
-		err = f.Close()
-	}
-	return err
+	return f.Truncate(src.Size())
 }
 
-// writeVHDX streams src into a new VHDX file: flags first, then the
+// writeVHDX streams src into f, a new file: flags first, then the
 // source's geometry, then the defaults.
-func writeVHDX(opt, geometry vhdx.CreateOptions, src vhdx.Source, out string) error {
+func writeVHDX(opt, geometry vhdx.CreateOptions, src vhdx.Source, f *os.File) error {
 	if opt.BlockSize == 0 {
 		opt.BlockSize = geometry.BlockSize
 	}
@@ -223,17 +220,9 @@ func writeVHDX(opt, geometry vhdx.CreateOptions, src vhdx.Source, out string) er
 		r.size = (r.fileSize + ss - 1) / ss * ss
 		src = r
 	}
-	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	w := bufio.NewWriterSize(f, 4<<20)
 	if _, err := vhdx.WriteImage(w, src, opt, nil); err != nil {
 		return err
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	return f.Close()
+	return w.Flush()
 }

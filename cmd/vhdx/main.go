@@ -87,7 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				usage(stdout)
 				return 0
 			}
-			fmt.Fprintf(stderr, "vhdx %s: %v\n", c.name, err)
+			fmt.Fprintf(stderr, "vhdx %s: %s\n", c.name, escape(err.Error()))
 			usage(stderr)
 			return 2
 		}
@@ -102,11 +102,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		case errors.As(err, &ee):
 			if ee.err != nil {
-				fmt.Fprintf(stderr, "vhdx %s: %v\n", c.name, ee.err)
+				fmt.Fprintf(stderr, "vhdx %s: %s\n", c.name, escape(ee.err.Error()))
 			}
 			return ee.code
 		default:
-			fmt.Fprintf(stderr, "vhdx %s: %v\n", c.name, err)
+			fmt.Fprintf(stderr, "vhdx %s: %s\n", c.name, escape(err.Error()))
 			return 1
 		}
 	}
