@@ -1,0 +1,84 @@
+package qcow2
+
+import (
+	"fmt"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/zstd"
+)
+
+// writerDeflateLevel is the deflate level: QEMU uses zlib's default, 6.
+const writerDeflateLevel = 6
+
+// writerCompressor compresses clusters for one worker: raw deflate or
+// one zstd frame per cluster, as qcow2 stores them.
+type writerCompressor struct {
+	kind  Compression
+	zstd  *zstd.Encoder
+	flate *flate.Writer
+	sink  writerAppender
+	// scratch holds what the first pass compresses only to measure.
+	scratch []byte
+}
+
+// newCompressors returns one compressor per worker.
+func (l *writerLayout) newCompressors(workers int) ([]*writerCompressor, error) {
+	cs := make([]*writerCompressor, workers)
+	for i := range cs {
+		c := &writerCompressor{kind: l.compression}
+		var err error
+		switch l.compression {
+		case CompressionZlib:
+			c.flate, err = flate.NewWriter(&c.sink, writerDeflateLevel)
+		case CompressionZstd:
+			// One frame per cluster, without a checksum (QEMU writes none).
+			c.zstd, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false),
+				zstd.WithEncoderLevel(zstd.SpeedDefault))
+		}
+		if err != nil {
+			closeCompressors(cs[:i])
+			return nil, fmt.Errorf("qcow2: starting the %s compressor: %w", l.compression, err)
+		}
+		cs[i] = c
+	}
+	return cs, nil
+}
+
+// closeCompressors releases the compressors' resources.
+func closeCompressors(cs []*writerCompressor) {
+	for _, c := range cs {
+		if c.zstd != nil {
+			c.zstd.Close()
+		}
+	}
+}
+
+// compress appends the compressed form of src to dst. A panic in the
+// compression library becomes an error.
+func (c *writerCompressor) compress(dst, src []byte) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = dst, fmt.Errorf("qcow2: the %s compressor failed: %v", c.kind, r)
+		}
+	}()
+	if c.zstd != nil {
+		return c.zstd.EncodeAll(src, dst), nil
+	}
+	c.sink = dst
+	c.flate.Reset(&c.sink)
+	if _, err := c.flate.Write(src); err != nil {
+		return dst, err
+	}
+	if err := c.flate.Close(); err != nil {
+		return dst, err
+	}
+	return c.sink, nil
+}
+
+// writerAppender is an io.Writer that appends to a slice.
+type writerAppender []byte
+
+func (a *writerAppender) Write(p []byte) (int, error) {
+	*a = append(*a, p...)
+	return len(p), nil
+}
