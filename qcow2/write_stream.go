@@ -57,10 +57,13 @@ func (s *writerStream) u64(v uint64) {
 	s.write(b[:])
 }
 
+// writerZeros is a source of zeros for writerStream.zeros; never written.
+var writerZeros [64 << 10]byte
+
+// zeros writes n zero bytes (none when n <= 0).
 func (s *writerStream) zeros(n int64) {
-	var z [64 << 10]byte
-	for ; n > 0 && s.err == nil; n -= int64(len(z)) {
-		s.write(z[:min(n, int64(len(z)))])
+	for ; n > 0 && s.err == nil; n -= int64(len(writerZeros)) {
+		s.write(writerZeros[:min(n, int64(len(writerZeros)))])
 	}
 }
 
