@@ -2,7 +2,6 @@ package qcow2
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"runtime"
 )
@@ -16,42 +15,19 @@ type Source interface {
 	DataRanges(fn func(off, n int64) error) error
 }
 
-// Compression says how WriteImage stores data clusters.
-type Compression int
-
-const (
-	// CompressionNone stores every cluster as it is.
-	CompressionNone Compression = iota
-	// CompressionZlib compresses clusters with deflate (raw, without a zlib
-	// header, as qcow2 expects): compression_type 0, which every reader
-	// knows.
-	CompressionZlib
-	// CompressionZstd compresses clusters with zstd: compression_type 1 and
-	// incompatible feature bit 3, read by QEMU 5.1 and later.
-	CompressionZstd
-)
-
-// String returns "none", "zlib" or "zstd", the names qemu-img uses.
-func (c Compression) String() string {
-	switch c {
-	case CompressionNone:
-		return "none"
-	case CompressionZlib:
-		return "zlib"
-	case CompressionZstd:
-		return "zstd"
-	}
-	return fmt.Sprintf("Compression(%d)", int(c))
-}
-
 // WriteOptions are the choices WriteImage leaves to the caller.
 type WriteOptions struct {
 	// ClusterSize is the cluster size in bytes: a power of two from 512 B
 	// to 2 MiB; 0 means 64 KiB, QEMU's default.
 	ClusterSize int
-	// Compression is how data clusters are stored. A cluster whose
-	// compressed form is not smaller than a cluster is stored as it is.
-	Compression Compression
+	// Compress stores data clusters compressed, each on its own; a
+	// cluster whose compressed form is not smaller is stored as it is.
+	Compress bool
+	// CompressionType is the header's compression_type, used when Compress
+	// is set: CompressionDeflate (raw deflate, "zlib" in qemu-img, which
+	// every reader knows) or CompressionZstd (read by QEMU 5.1 and later;
+	// it sets the incompatible feature bit 3).
+	CompressionType uint8
 }
 
 // ErrInvalidWriteOptions is returned (wrapped) by WriteImage when the

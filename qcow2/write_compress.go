@@ -13,7 +13,7 @@ const writerDeflateLevel = 6
 // writerCompressor compresses clusters for one worker: raw deflate or
 // one zstd frame per cluster, as qcow2 stores them.
 type writerCompressor struct {
-	kind  Compression
+	kind  uint8 // compression_type
 	zstd  *zstd.Encoder
 	flate *flate.Writer
 	sink  writerAppender
@@ -25,19 +25,20 @@ type writerCompressor struct {
 func (l *writerLayout) newCompressors(workers int) ([]*writerCompressor, error) {
 	cs := make([]*writerCompressor, workers)
 	for i := range cs {
-		c := &writerCompressor{kind: l.compression}
+		c := &writerCompressor{kind: l.ctype}
 		var err error
-		switch l.compression {
-		case CompressionZlib:
+		switch {
+		case !l.compress:
+		case l.ctype == CompressionDeflate:
 			c.flate, err = flate.NewWriter(&c.sink, writerDeflateLevel)
-		case CompressionZstd:
+		case l.ctype == CompressionZstd:
 			// One frame per cluster, without a checksum (QEMU writes none).
 			c.zstd, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false),
 				zstd.WithEncoderLevel(zstd.SpeedDefault))
 		}
 		if err != nil {
 			closeCompressors(cs[:i])
-			return nil, fmt.Errorf("qcow2: starting the %s compressor: %w", l.compression, err)
+			return nil, fmt.Errorf("qcow2: starting the %s compressor: %w", writerCompressionName(l.ctype), err)
 		}
 		cs[i] = c
 	}
@@ -58,7 +59,7 @@ func closeCompressors(cs []*writerCompressor) {
 func (c *writerCompressor) compress(dst, src []byte) (out []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			out, err = dst, fmt.Errorf("qcow2: the %s compressor failed: %v", c.kind, r)
+			out, err = dst, fmt.Errorf("qcow2: the %s compressor failed: %v", writerCompressionName(c.kind), r)
 		}
 	}()
 	if c.zstd != nil {
@@ -73,6 +74,14 @@ func (c *writerCompressor) compress(dst, src []byte) (out []byte, err error) {
 		return dst, err
 	}
 	return c.sink, nil
+}
+
+// writerCompressionName names a compression_type for messages.
+func writerCompressionName(t uint8) string {
+	if t == CompressionZstd {
+		return "zstd"
+	}
+	return "deflate"
 }
 
 // writerAppender is an io.Writer that appends to a slice.

@@ -278,5 +278,16 @@ print(size, h.hexdigest())
 	return strings.TrimSpace(string(out))
 }
 
+// writeOpt returns the options for clusters of cs bytes (0: the default)
+// stored as qemu-img's compression_type option names: "none" for plain
+// clusters, "zlib" or "zstd".
+func writeOpt(cs int, compression string) qcow2.WriteOptions {
+	opt := qcow2.WriteOptions{ClusterSize: cs, Compress: compression != "none"}
+	if compression == "zstd" {
+		opt.CompressionType = qcow2.CompressionZstd
+	}
+	return opt
+}
+
 // errWriteInjected is the error the failing sources return.
 var errWriteInjected = errors.New("injected read failure")

@@ -12,8 +12,6 @@ const (
 	writerHeaderLength       = 112       // version 3 header with compression_type, padded to 8 bytes
 	writerRefcountOrder      = 4         // 16-bit refcounts, QEMU's default
 	writerMaxRefcount        = 1<<16 - 1 // largest 16-bit refcount
-	writerMaxL1Bytes         = 32 << 20  // QEMU refuses larger L1 tables
-	writerMaxRefTableBytes   = 8 << 20   // QEMU refuses larger refcount tables
 	writerSector             = 512       // unit of compressed cluster lengths
 )
 
@@ -21,7 +19,8 @@ const (
 // the stored clusters found by the first pass, and where every table and
 // cluster goes. Offsets and counts are in bytes unless named otherwise.
 type writerLayout struct {
-	compression Compression
+	compress    bool
+	ctype       uint8 // compression_type
 	clusterBits uint
 	clusterSize int64
 	srcSize     int64 // bytes of the source; beyond, the disk reads as zeros
@@ -63,34 +62,34 @@ func newWriterLayout(srcSize int64, opt WriteOptions) (*writerLayout, error) {
 	if cs < writerMinClusterSize || cs > writerMaxClusterSize || cs&(cs-1) != 0 {
 		return nil, fmt.Errorf("%w: cluster size %d is not a power of two from 512 B to 2 MiB", ErrInvalidWriteOptions, opt.ClusterSize)
 	}
-	if opt.Compression < CompressionNone || opt.Compression > CompressionZstd {
-		return nil, fmt.Errorf("%w: unknown compression %d", ErrInvalidWriteOptions, int(opt.Compression))
+	if opt.Compress && opt.CompressionType != CompressionDeflate && opt.CompressionType != CompressionZstd {
+		return nil, fmt.Errorf("%w: unknown compression type %d", ErrInvalidWriteOptions, opt.CompressionType)
 	}
 	if srcSize < 0 || srcSize > 1<<62 {
 		return nil, fmt.Errorf("%w: source size %d", ErrInvalidWriteOptions, srcSize)
 	}
 	l := &writerLayout{
-		compression: opt.Compression,
+		compress:    opt.Compress,
 		clusterBits: uint(bits.TrailingZeros(uint(cs))),
 		clusterSize: int64(cs),
 		srcSize:     srcSize,
 		size:        writerAlign(srcSize, writerSector),
 		l2Entries:   int64(cs) / 8,
 	}
+	if l.compress {
+		l.ctype = opt.CompressionType
+	}
 	l.clusters = (l.size + l.clusterSize - 1) / l.clusterSize
 	l.l1Entries = (l.clusters + l.l2Entries - 1) / l.l2Entries
-	if l.l1Entries*8 > writerMaxL1Bytes {
+	if l.l1Entries*8 > MaxL1Bytes {
 		return nil, fmt.Errorf("%w: a %d-byte disk needs an L1 table of %d bytes with %d-byte clusters (at most %d): use larger clusters",
-			ErrInvalidWriteOptions, srcSize, l.l1Entries*8, cs, writerMaxL1Bytes)
+			ErrInvalidWriteOptions, srcSize, l.l1Entries*8, cs, MaxL1Bytes)
 	}
 	return l, nil
 }
 
 // writerAlign rounds n up to a multiple of a, a power of two.
 func writerAlign(n, a int64) int64 { return (n + a - 1) &^ (a - 1) }
-
-// compressing reports whether clusters are compressed.
-func (l *writerLayout) compressing() bool { return l.compression != CompressionNone }
 
 // eachStored calls fn with each stored guest cluster, in order, and its
 // stored length (clusterSize for a plain cluster).
@@ -147,9 +146,9 @@ func (l *writerLayout) place() error {
 		}
 		l.refBlocks, l.refTableClusters = blocks, table
 	}
-	if l.refTableClusters*l.clusterSize > writerMaxRefTableBytes {
+	if l.refTableClusters*l.clusterSize > MaxRefcountTableBytes {
 		return fmt.Errorf("%w: the image needs a refcount table of %d bytes with %d-byte clusters (at most %d): use larger clusters",
-			ErrInvalidWriteOptions, l.refTableClusters*l.clusterSize, l.clusterSize, writerMaxRefTableBytes)
+			ErrInvalidWriteOptions, l.refTableClusters*l.clusterSize, l.clusterSize, MaxRefcountTableBytes)
 	}
 	l.refTableOffset = l.clusterSize
 	l.refBlocksOffset = l.refTableOffset + l.refTableClusters*l.clusterSize
@@ -159,7 +158,7 @@ func (l *writerLayout) place() error {
 	l.fileSize = l.dataOffset + l.dataClusters*l.clusterSize
 	// A compressed cluster's descriptor holds its offset in 62 -
 	// (cluster_bits - 8) bits.
-	if l.compressing() && l.fileSize > 1<<(62-(l.clusterBits-8)) {
+	if l.compress && l.fileSize > 1<<(62-(l.clusterBits-8)) {
 		return fmt.Errorf("%w: a %d-byte image is too large for compressed %d-byte clusters", ErrInvalidWriteOptions, l.fileSize, l.clusterSize)
 	}
 	return nil

@@ -2,14 +2,6 @@ package qcow2
 
 import "encoding/binary"
 
-const (
-	writerMagic          = 0x514649fb // "QFI\xfb"
-	writerIncompatZstd   = 1 << 3     // incompatible feature: compression_type field
-	writerCopied         = 1 << 63    // L1/L2 entry: refcount is exactly 1
-	writerCompressed     = 1 << 62    // L2 entry: compressed cluster
-	writerCompressionStd = 1          // compression_type of zstd
-)
-
 // writeMetadata writes everything before the data area: the header
 // cluster, the refcount table and blocks, the L1 table and the L2 tables.
 func (l *writerLayout) writeMetadata(s *writerStream) error {
@@ -33,7 +25,7 @@ func (l *writerLayout) writeMetadata(s *writerStream) error {
 func (l *writerLayout) header() []byte {
 	h := make([]byte, l.clusterSize)
 	be := binary.BigEndian
-	be.PutUint32(h[0:], writerMagic)
+	be.PutUint32(h[0:], Magic)
 	be.PutUint32(h[4:], 3) // version
 	be.PutUint32(h[20:], uint32(l.clusterBits))
 	be.PutUint64(h[24:], uint64(l.size))
@@ -41,9 +33,9 @@ func (l *writerLayout) header() []byte {
 	be.PutUint64(h[40:], uint64(l.l1Offset))
 	be.PutUint64(h[48:], uint64(l.refTableOffset))
 	be.PutUint32(h[56:], uint32(l.refTableClusters))
-	if l.compression == CompressionZstd {
-		be.PutUint64(h[72:], writerIncompatZstd)
-		h[104] = writerCompressionStd
+	if l.ctype != CompressionDeflate {
+		be.PutUint64(h[72:], IncompatCompression)
+		h[104] = l.ctype
 	}
 	be.PutUint32(h[96:], writerRefcountOrder)
 	be.PutUint32(h[100:], writerHeaderLength)
@@ -88,7 +80,7 @@ func (l *writerLayout) writeL1(s *writerStream) {
 	next, k := int64(0), int64(0) // the next entry; the next L2 table
 	l.eachL2(func(i int64) error {
 		s.zeros((i - next) * 8)
-		s.u64(uint64(l.l2Offset+k*l.clusterSize) | writerCopied)
+		s.u64(uint64(l.l2Offset+k*l.clusterSize) | flagCopied)
 		next, k = i+1, k+1
 		return nil
 	})
@@ -124,8 +116,8 @@ func (l *writerLayout) writeL2(s *writerStream) {
 // number of 512-byte sectors it reaches into past the first).
 func (l *writerLayout) l2Entry(at, size int64) uint64 {
 	if size == l.clusterSize {
-		return uint64(at) | writerCopied
+		return uint64(at) | flagCopied
 	}
 	sectors := (at+size-1)/writerSector - at/writerSector
-	return writerCompressed | uint64(sectors)<<(62-(l.clusterBits-8)) | uint64(at)
+	return flagCompressed | uint64(sectors)<<(62-(l.clusterBits-8)) | uint64(at)
 }

@@ -45,7 +45,7 @@ func (l *writerLayout) scan(src Source, cs []*writerCompressor) error {
 			switch {
 			case bytes.Equal(b, zero):
 				size = 0
-			case l.compressing():
+			case l.compress:
 				if c.scratch, j.err = c.compress(c.scratch[:0], b); j.err != nil {
 					return
 				}
@@ -67,7 +67,7 @@ func (l *writerLayout) scan(src Source, cs []*writerCompressor) error {
 			} else {
 				l.runs = append(l.runs, writerRun{first: c, count: 1})
 			}
-			if l.compressing() {
+			if l.compress {
 				l.sizes = append(l.sizes, size)
 			}
 		}
