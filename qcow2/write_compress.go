@@ -17,8 +17,6 @@ type writerCompressor struct {
 	zstd  *zstd.Encoder
 	flate *flate.Writer
 	sink  writerAppender
-	// scratch holds what the first pass compresses only to measure.
-	scratch []byte
 }
 
 // newCompressors returns one compressor per worker.

@@ -3,8 +3,9 @@ package qcow2
 import "fmt"
 
 // writeData is the second pass: it reads the stored clusters again,
-// compresses those the first pass found compressible, and writes them
-// where the placer puts them, then pads the file to a whole cluster.
+// compresses those the first pass found compressible and did not keep in
+// l.cache, and writes them where the placer puts them, then pads the file
+// to a whole cluster.
 func (l *writerLayout) writeData(s *writerStream, src Source, cs []*writerCompressor) error {
 	per := l.jobClusters()
 	produce := func(send func(func(*writerJob)) error) error {
@@ -16,7 +17,8 @@ func (l *writerLayout) writeData(s *writerStream, src Source, cs []*writerCompre
 				if l.sizes != nil {
 					plan = l.sizes[i : i+k]
 				}
-				if err := send(func(j *writerJob) { j.first, j.n, j.plan = first, int(k), plan }); err != nil {
+				index := i
+				if err := send(func(j *writerJob) { j.first, j.index, j.n, j.plan = first, index, int(k), plan }); err != nil {
 					return err
 				}
 				c += k
@@ -26,12 +28,14 @@ func (l *writerLayout) writeData(s *writerStream, src Source, cs []*writerCompre
 		return nil
 	}
 	work := func(c *writerCompressor, j *writerJob) {
-		if j.err = l.read(src, j); j.err != nil {
-			return
+		if l.needsRead(j) {
+			if j.err = l.read(src, j); j.err != nil {
+				return
+			}
 		}
 		j.out = j.out[:0]
 		for i, size := range j.plan {
-			if int64(size) == l.clusterSize {
+			if int64(size) == l.clusterSize || j.index+int64(i) < l.cached {
 				continue
 			}
 			before := len(j.out)
@@ -46,6 +50,7 @@ func (l *writerLayout) writeData(s *writerStream, src Source, cs []*writerCompre
 		}
 	}
 	p := newWriterPlacer(l.clusterSize)
+	cache := l.cache
 	consume := func(j *writerJob) error {
 		out := j.out
 		for i := range j.n {
@@ -54,9 +59,13 @@ func (l *writerLayout) writeData(s *writerStream, src Source, cs []*writerCompre
 				size = int64(j.plan[i])
 			}
 			s.zeros(l.dataOffset + p.place(size) - s.pos)
-			if size == l.clusterSize {
+			switch {
+			case size == l.clusterSize:
 				s.write(l.cluster(j, i))
-			} else {
+			case j.index+int64(i) < l.cached:
+				s.write(cache[:size])
+				cache = cache[size:]
+			default:
 				s.write(out[:size])
 				out = out[size:]
 			}
@@ -68,6 +77,17 @@ func (l *writerLayout) writeData(s *writerStream, src Source, cs []*writerCompre
 	}
 	s.zeros(l.fileSize - s.pos)
 	return s.err
+}
+
+// needsRead reports whether the second pass must read a job's clusters:
+// unless all are compressed ones the cache holds.
+func (l *writerLayout) needsRead(j *writerJob) bool {
+	for i, size := range j.plan {
+		if int64(size) == l.clusterSize || j.index+int64(i) >= l.cached {
+			return true
+		}
+	}
+	return j.plan == nil
 }
 
 // cluster returns the bytes of a job's i-th cluster.

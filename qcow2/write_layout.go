@@ -30,8 +30,10 @@ type writerLayout struct {
 	l1Entries   int64
 
 	// From the first pass.
-	runs  []writerRun // stored guest clusters, in order
-	sizes []uint32    // with compression, the stored length of each stored cluster (clusterSize: plain)
+	runs   []writerRun // stored guest clusters, in order
+	sizes  []uint32    // with compression, the stored length of each stored cluster (clusterSize: plain)
+	cache  []byte      // the compressed bytes of the first stored clusters
+	cached int64       // how many stored clusters cache covers
 
 	// From place: every table follows the previous one.
 	refTableOffset   int64

@@ -15,6 +15,7 @@ const writerJobBytes = 1 << 20
 // and examines or compresses, and that the writer then takes in order.
 type writerJob struct {
 	first int64    // first guest cluster
+	index int64    // second pass: the index of the first cluster among the stored ones
 	n     int      // clusters
 	plan  []uint32 // second pass: the planned stored length of each cluster, or nil when all are plain
 	data  []byte   // the clusters' bytes

@@ -38,7 +38,7 @@ func (l *writerLayout) scan(src Source, cs []*writerCompressor) error {
 		if j.err = l.read(src, j); j.err != nil {
 			return
 		}
-		j.sizes = j.sizes[:0]
+		j.sizes, j.out = j.sizes[:0], j.out[:0]
 		for i := range j.n {
 			b := l.cluster(j, i)
 			size := uint32(l.clusterSize)
@@ -46,17 +46,21 @@ func (l *writerLayout) scan(src Source, cs []*writerCompressor) error {
 			case bytes.Equal(b, zero):
 				size = 0
 			case l.compress:
-				if c.scratch, j.err = c.compress(c.scratch[:0], b); j.err != nil {
+				before := len(j.out)
+				if j.out, j.err = c.compress(j.out, b); j.err != nil {
 					return
 				}
-				if int64(len(c.scratch)) < l.clusterSize {
-					size = uint32(len(c.scratch))
+				if got := int64(len(j.out) - before); got < l.clusterSize {
+					size = uint32(got)
+				} else {
+					j.out = j.out[:before]
 				}
 			}
 			j.sizes = append(j.sizes, size)
 		}
 	}
 	consume := func(j *writerJob) error {
+		out := j.out
 		for i, size := range j.sizes {
 			if size == 0 {
 				continue
@@ -68,10 +72,34 @@ func (l *writerLayout) scan(src Source, cs []*writerCompressor) error {
 				l.runs = append(l.runs, writerRun{first: c, count: 1})
 			}
 			if l.compress {
+				var data []byte
+				if int64(size) < l.clusterSize {
+					data, out = out[:size], out[size:]
+				}
+				l.keep(data)
 				l.sizes = append(l.sizes, size)
 			}
 		}
 		return nil
 	}
 	return l.parallel(cs, produce, work, consume)
+}
+
+// writerCacheBytes bounds the compressed clusters the first pass keeps for
+// the second, which then need not compress them again. Tests lower it.
+var writerCacheBytes = 64 << 20
+
+// keep is called with each stored cluster's compressed bytes in order
+// (none for a plain cluster) before its length joins l.sizes: while they
+// fit in writerCacheBytes they join l.cache, and l.cached counts the
+// stored clusters covered.
+func (l *writerLayout) keep(data []byte) {
+	if l.cached != int64(len(l.sizes)) || len(l.cache)+len(data) > writerCacheBytes {
+		return
+	}
+	if need := len(l.cache) + len(data); need > cap(l.cache) {
+		l.cache = append(make([]byte, 0, min(writerCacheBytes, max(need, 2*cap(l.cache)))), l.cache...)
+	}
+	l.cache = append(l.cache, data...)
+	l.cached++
 }

@@ -185,14 +185,15 @@ func TestWriteImageOptions(t *testing.T) {
 
 // TestWriteImageReadErrors makes the source fail in the first pass, then
 // in the second, with several workers busy. A job of the default 64 KiB
-// clusters reads 1 MiB, so the text at 3 MiB + 100 is read at 3 MiB once
-// in each pass.
+// clusters reads 1 MiB, so the text and random data at 17 MiB + 3 are read
+// at 17 MiB once in each pass (the second pass reads again the clusters
+// stored plain).
 func TestWriteImageReadErrors(t *testing.T) {
 	for _, comp := range []string{"none", "zlib"} {
 		for nth := 1; nth <= 2; nth++ {
 			src := writeMixedSource()
 			src.fail = func(off int64, n int) error {
-				if off == 3*writeMiB && n == nth {
+				if off == 17*writeMiB && n == nth {
 					return errWriteInjected
 				}
 				return nil
@@ -200,16 +201,18 @@ func TestWriteImageReadErrors(t *testing.T) {
 			if _, err := qcow2.WriteImage(io.Discard, src, writeOpt(0, comp), nil); !errors.Is(err, errWriteInjected) {
 				t.Errorf("%s, read %d: got %v, want the read error", comp, nth, err)
 			}
-			if src.reads[3*writeMiB] != nth {
-				t.Errorf("%s: %d reads at 3 MiB, want %d", comp, src.reads[3*writeMiB], nth)
+			if src.reads[17*writeMiB] != nth {
+				t.Errorf("%s: %d reads at 17 MiB, want %d", comp, src.reads[17*writeMiB], nth)
 			}
 		}
 	}
 }
 
 // TestWriteImageSourceChanges changes the source between the passes: a
-// cluster no longer compresses to the planned length.
+// cluster the first pass did not keep no longer compresses to the planned
+// length.
 func TestWriteImageSourceChanges(t *testing.T) {
+	defer qcow2.SetWriterCacheBytes(0)()
 	src := writeMixedSource()
 	text := src.chunks[1].data
 	src.fail = func(off int64, n int) error {
@@ -220,6 +223,30 @@ func TestWriteImageSourceChanges(t *testing.T) {
 	}
 	if _, err := qcow2.WriteImage(io.Discard, src, writeOpt(0, "zstd"), nil); err == nil {
 		t.Fatal("a source that changed between the passes was written without an error")
+	}
+}
+
+// TestWriteImageCache writes the same image keeping none, some and all of
+// the compressed clusters from the first pass: the bytes are the same,
+// and QEMU finds the image sound and identical to the source.
+func TestWriteImageCache(t *testing.T) {
+	src := writeMixedSource()
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "src.raw")
+	src.saveRaw(t, raw)
+	want, err := os.ReadFile(writeTo(t, dir, src, writeOpt(4096, "zlib")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, budget := range []int{0, 100 * writeKiB} {
+		restore := qcow2.SetWriterCacheBytes(budget)
+		img := writeTo(t, dir, src, writeOpt(4096, "zlib"))
+		restore()
+		writeQEMUCheck(t, img)
+		writeTool(t, "qemu-img", "compare", "-f", "qcow2", "-F", "raw", img, raw)
+		if got, _ := os.ReadFile(img); !bytes.Equal(got, want) {
+			t.Fatalf("keeping %d bytes changes the image", budget)
+		}
 	}
 }
 
