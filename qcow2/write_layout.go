@@ -2,6 +2,7 @@ package qcow2
 
 import (
 	"fmt"
+	"iter"
 	"math/bits"
 )
 
@@ -93,47 +94,53 @@ func newWriterLayout(srcSize int64, opt WriteOptions) (*writerLayout, error) {
 // writerAlign rounds n up to a multiple of a, a power of two.
 func writerAlign(n, a int64) int64 { return (n + a - 1) &^ (a - 1) }
 
-// eachStored calls fn with each stored guest cluster, in order, and its
-// stored length (clusterSize for a plain cluster).
-func (l *writerLayout) eachStored(fn func(guest int64, size int64) error) error {
-	i := 0
-	for _, r := range l.runs {
-		for c := r.first; c < r.first+r.count; c++ {
-			size := l.clusterSize
-			if l.sizes != nil {
-				size = int64(l.sizes[i])
-			}
-			i++
-			if err := fn(c, size); err != nil {
-				return err
+// stored yields each stored guest cluster, in order, and its stored
+// length (clusterSize for a plain cluster).
+func (l *writerLayout) stored() iter.Seq2[int64, int64] {
+	return func(yield func(guest, size int64) bool) {
+		i := 0
+		for _, r := range l.runs {
+			for c := r.first; c < r.first+r.count; c++ {
+				size := l.clusterSize
+				if l.sizes != nil {
+					size = int64(l.sizes[i])
+				}
+				i++
+				if !yield(c, size) {
+					return
+				}
 			}
 		}
 	}
-	return nil
 }
 
-// eachL2 calls fn with the index of each L1 entry that maps a stored
-// cluster, in order: those are the L2 tables the image holds.
-func (l *writerLayout) eachL2(fn func(l1Index int64) error) error {
-	last := int64(-1)
-	for _, r := range l.runs {
-		for t := max(r.first/l.l2Entries, last+1); t <= (r.first+r.count-1)/l.l2Entries; t++ {
-			if err := fn(t); err != nil {
-				return err
+// l2Indexes yields the index of each L1 entry that maps a stored cluster,
+// in order: those are the L2 tables the image holds.
+func (l *writerLayout) l2Indexes() iter.Seq[int64] {
+	return func(yield func(int64) bool) {
+		last := int64(-1)
+		for _, r := range l.runs {
+			for t := max(r.first/l.l2Entries, last+1); t <= (r.first+r.count-1)/l.l2Entries; t++ {
+				if !yield(t) {
+					return
+				}
+				last = t
 			}
-			last = t
 		}
 	}
-	return nil
 }
 
 // place lays out the file: the header cluster, the refcount table and
 // blocks, the L1 table, the L2 tables, then the data area.
 func (l *writerLayout) place() error {
 	p := newWriterPlacer(l.clusterSize)
-	l.eachStored(func(_, size int64) error { p.place(size); return nil })
+	for _, size := range l.stored() {
+		p.place(size)
+	}
 	l.dataClusters = p.clusters()
-	l.eachL2(func(int64) error { l.l2Tables++; return nil })
+	for range l.l2Indexes() {
+		l.l2Tables++
+	}
 	l.l1Clusters = writerAlign(l.l1Entries*8, l.clusterSize) / l.clusterSize
 
 	// The refcount blocks count every cluster, themselves and the table

@@ -62,13 +62,12 @@ func (l *writerLayout) writeRefcounts(s *writerStream) {
 		add(c)
 	}
 	p := newWriterPlacer(l.clusterSize)
-	l.eachStored(func(_, size int64) error {
+	for _, size := range l.stored() {
 		at := l.dataOffset + p.place(size)
 		for c := at / l.clusterSize; c <= (at+size-1)/l.clusterSize; c++ {
 			add(c)
 		}
-		return nil
-	})
+	}
 	for ; cur < l.refBlocks; cur++ {
 		s.write(block)
 		clear(block)
@@ -78,12 +77,11 @@ func (l *writerLayout) writeRefcounts(s *writerStream) {
 // writeL1 writes the L1 table: each L2 table follows the previous one.
 func (l *writerLayout) writeL1(s *writerStream) {
 	next, k := int64(0), int64(0) // the next entry; the next L2 table
-	l.eachL2(func(i int64) error {
+	for i := range l.l2Indexes() {
 		s.zeros((i - next) * 8)
 		s.u64(uint64(l.l2Offset+k*l.clusterSize) | flagCopied)
 		next, k = i+1, k+1
-		return nil
-	})
+	}
 	s.zeros(l.l1Clusters*l.clusterSize - next*8)
 }
 
@@ -93,7 +91,7 @@ func (l *writerLayout) writeL2(s *writerStream) {
 	table := make([]byte, l.clusterSize)
 	cur := int64(-1) // the L1 index of the table in the buffer
 	p := newWriterPlacer(l.clusterSize)
-	l.eachStored(func(guest, size int64) error {
+	for guest, size := range l.stored() {
 		at := l.dataOffset + p.place(size)
 		if t := guest / l.l2Entries; t != cur {
 			if cur >= 0 {
@@ -103,8 +101,7 @@ func (l *writerLayout) writeL2(s *writerStream) {
 			cur = t
 		}
 		binary.BigEndian.PutUint64(table[guest%l.l2Entries*8:], l.l2Entry(at, size))
-		return nil
-	})
+	}
 	if cur >= 0 {
 		s.write(table)
 	}
