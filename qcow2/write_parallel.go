@@ -30,8 +30,8 @@ var errWriterStopped = errors.New("qcow2: writing stopped")
 
 // parallel runs jobs through one worker per compressor and hands them to
 // consume in the order produce made them. produce calls send for each job,
-// which fill describes (first, n, plan); send fails once consume has
-// failed. At most about two jobs per worker are in flight, which bounds
+// which fill describes (first, n, and in the second pass index and plan);
+// send fails once consume has failed. At most about two jobs per worker are in flight, which bounds
 // memory.
 func (l *writerLayout) parallel(cs []*writerCompressor, produce func(send func(fill func(*writerJob)) error) error, work func(*writerCompressor, *writerJob), consume func(*writerJob) error) error {
 	window := 2*len(cs) + 2
@@ -69,7 +69,7 @@ func (l *writerLayout) parallel(cs []*writerCompressor, produce func(send func(f
 			case <-stop:
 				return errWriterStopped
 			}
-			j.plan, j.err, j.done = nil, nil, make(chan struct{})
+			j.index, j.plan, j.err, j.done = 0, nil, nil, make(chan struct{})
 			fill(j)
 			// Never blocks: at most window jobs exist.
 			todo <- j
