@@ -7,7 +7,7 @@
 //	vhdx cat     FILE                   the virtual disk, raw, to standard output
 //	vhdx create  [flags] FILE [SIZE]    a new fixed, dynamic or differencing image
 //	vhdx write   FILE OFFSET < data     write standard input into the virtual disk
-//	vhdx convert [flags] IN OUT         raw or VHDX to raw or VHDX (by OUT's extension)
+//	vhdx convert [flags] IN OUT         VHDX, qcow2 or raw to VHDX, qcow2 or raw (by OUT's extension)
 //	vhdx merge   [flags] CHILD OUT      a differencing chain into one standalone image
 package main
 
@@ -45,8 +45,8 @@ var commands = []command{
 	{"cat", "FILE", "write the whole virtual disk (after log replay) to standard output", 1, 1, defineCat},
 	{"create", "[flags] FILE [VIRTUAL_SIZE]", "create an image (sizes take K, M, G, T suffixes; a child takes its parent's size)", 1, 2, defineCreate},
 	{"write", "FILE OFFSET < data", "write standard input into the virtual disk at OFFSET", 2, 2, defineWrite},
-	{"convert", "[flags] IN OUT", "convert raw or VHDX to raw or VHDX (OUT ending .vhdx or .avhdx is VHDX), keeping zero ranges sparse", 2, 2, defineConvert},
-	{"merge", "[flags] CHILD OUT", "merge a differencing chain into one standalone image (raw or VHDX by OUT's extension)", 2, 2, defineMerge},
+	{"convert", "[flags] IN OUT", "convert an image (VHDX, qcow2, raw; chains too) to VHDX, qcow2 or raw by OUT's extension (.vhdx/.avhdx, .qcow2, else raw), keeping zero ranges sparse", 2, 2, defineConvert},
+	{"merge", "[flags] CHILD OUT", "merge a differencing or backing chain into one standalone image (VHDX, qcow2 or raw by OUT's extension)", 2, 2, defineMerge},
 }
 
 func usage(w io.Writer) {
