@@ -30,6 +30,8 @@ done
 
 # libvhdi's Python bindings: an independent reader of differencing chains.
 /usr/bin/python3 -c 'import pyvhdi' >/dev/null 2>&1 || missing+=("python3-libvhdi")
+# libqcow's Python bindings: an independent reader of qcow2 images.
+/usr/bin/python3 -c 'import pyqcow' >/dev/null 2>&1 || missing+=("python3-libqcow")
 
 if ((${#missing[@]})); then
 	if ((EUID != 0)) || ! command -v apt-get >/dev/null 2>&1; then
