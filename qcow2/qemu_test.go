@@ -43,6 +43,7 @@ func compareWithQemu(t *testing.T, path string, libqcow bool) {
 	}
 	got := diskBytes(t, d)
 	sameBytes(t, "disk", got, qemuRaw(t, path))
+	compareMap(t, path, d)
 	rep := img.CheckReport()
 	q := runQemuCheck(t, path)
 	if rep.Leaks != q.Leaks || rep.Corruptions != q.Corruptions || rep.CheckErrors != q.CheckErrors {
