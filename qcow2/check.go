@@ -2,6 +2,7 @@ package qcow2
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/bits"
 )
@@ -134,7 +135,8 @@ func (c *checker) headerFindings() {
 	}
 	if img.readErr != nil {
 		code := "header.unreadable"
-		if fe, ok := img.readErr.(*FormatError); ok {
+		var fe *FormatError
+		if errors.As(img.readErr, &fe) {
 			switch fe.Err {
 			case ErrEncrypted:
 				c.add(countNone, "header.encrypted", SeverityInfo, fe.Structure, fe.Offset, "%s", fe.Msg)

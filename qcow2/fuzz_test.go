@@ -17,7 +17,7 @@ import (
 // qcow2 at all.
 
 var sentinels = []error{ErrNotQcow2, ErrCorrupt, ErrTruncated, ErrUnsupported, ErrEncrypted, ErrBeyondEnd,
-	ErrBackingRequired, ErrBackingNotFound, ErrBackingFormat, ErrChainLoop, ErrChainTooDeep, io.EOF}
+	ErrBackingRequired, ErrBackingNotFound, ErrSnapshotNotFound, ErrBackingFormat, ErrChainLoop, ErrChainTooDeep, io.EOF}
 
 func checkSentinel(t *testing.T, what string, err error) {
 	t.Helper()

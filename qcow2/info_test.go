@@ -49,6 +49,7 @@ func TestInfoMatchesQemu(t *testing.T) {
 		"compat=0.10,cluster_size=4k",
 		"data_file=DIR/d.raw,data_file_raw=on,refcount_bits=64",
 		"backing_file=DIR/b.raw,backing_fmt=raw",
+		"compat=0.10,backing_file=DIR/b.raw,backing_fmt=raw", // extensions in a version 2 header
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			dir := t.TempDir()
@@ -106,7 +107,7 @@ func TestChainErrors(t *testing.T) {
 	}
 	_, err = OpenChain(img, a, dirResolver(t, dir))
 	var ce *ChainError
-	if !errors.As(err, &ce) || !errors.Is(err, ErrBackingNotFound) || ce.Parent != "missing.qcow2" || len(ce.Found) != 1 {
+	if !errors.As(err, &ce) || !errors.Is(err, ErrBackingNotFound) || ce.Parent != "missing.qcow2" || len(ce.Found) != 1 || ce.Ref.Kind != BackingFile {
 		t.Errorf("missing backing file: %v (%+v)", err, ce)
 	}
 	// a -> b -> a loops.
@@ -126,10 +127,10 @@ func TestChainErrors(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "d.raw")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenChain(openImage(t, a), a, dirResolver(t, dir)); !errors.As(err, &ce) || !errors.Is(err, ErrBackingNotFound) || ce.Parent != filepath.Join(dir, "d.raw") {
+	if _, err := OpenChain(openImage(t, a), a, dirResolver(t, dir)); !errors.As(err, &ce) || !errors.Is(err, ErrBackingNotFound) || ce.Parent != filepath.Join(dir, "d.raw") || ce.Ref.Kind != DataFile {
 		t.Errorf("missing data file: %v", err)
 	}
-	if _, err := OpenChainSnapshot(openImage(t, a), a, "nope", nil); err == nil {
+	if _, err := OpenChainSnapshot(openImage(t, a), a, "nope", nil); !errors.Is(err, ErrSnapshotNotFound) {
 		t.Error("a snapshot that does not exist opened")
 	}
 }
