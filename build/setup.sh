@@ -30,7 +30,7 @@ done
 
 # libvhdi's Python bindings: an independent reader of differencing chains.
 /usr/bin/python3 -c 'import pyvhdi' >/dev/null 2>&1 || missing+=("python3-libvhdi")
-# libqcow's Python bindings: a second, independent reader of qcow2 images.
+# libqcow's Python bindings: an independent reader of qcow2 images.
 /usr/bin/python3 -c 'import pyqcow' >/dev/null 2>&1 || missing+=("python3-libqcow")
 
 if ((${#missing[@]})); then
