@@ -27,7 +27,7 @@ func probeBtrfs(p *prober) (*Info, error) {
 	}
 	const s = "Btrfs superblock"
 	o := int64(btrfsSuperOffset)
-	p.add(s, o, 32, "checksum", "%#08x", le32(sb, 0))
+	p.add(s, o, 32, "checksum", "0x%08x", le32(sb, 0))
 	p.add(s, o+0x20, 16, "filesystem UUID", "%s", info.UUID)
 	p.add(s, o+0x30, 8, "byte number", "%#x", le64(sb, 0x30))
 	p.add(s, o+0x38, 8, "flags", "%#x", le64(sb, 0x38))

@@ -47,7 +47,7 @@ func probeExFAT(p *prober) (*Info, error) {
 	p.add(s, 96, 4, "root directory cluster", "%d", root)
 	p.add(s, 100, 4, "volume serial number", "%s", info.UUID)
 	p.add(s, 104, 2, "revision", "%s", info.Version)
-	p.add(s, 106, 2, "volume flags", "%#04x", le16(bs, 106))
+	p.add(s, 106, 2, "volume flags", "0x%04x", le16(bs, 106))
 	p.add(s, 108, 1, "bytes per sector shift", "%d", sshift)
 	p.add(s, 109, 1, "sectors per cluster shift", "%d", cshift)
 	p.add(s, 110, 1, "number of FATs", "%d", bs[110])

@@ -99,7 +99,7 @@ func probeExt(p *prober) (*Info, error) {
 	p.add(s, o+40, 4, "inodes per group", "%d", le32(sb, 40))
 	p.add(s, o+44, 4, "mount time", "%d", le32(sb, 44))
 	p.add(s, o+48, 4, "write time", "%d", le32(sb, 48))
-	p.add(s, o+56, 2, "magic", "%#04x", le16(sb, 56))
+	p.add(s, o+56, 2, "magic", "0x%04x", le16(sb, 56))
 	p.add(s, o+58, 2, "state", "%#x", le16(sb, 58))
 	p.add(s, o+62, 2, "minor revision level", "%d", le16(sb, 62))
 	p.add(s, o+76, 4, "revision level", "%d", le32(sb, 76))

@@ -53,18 +53,18 @@ func probeFAT(p *prober) (*Info, error) {
 	p.add(s, 16, 1, "number of FATs", "%d", bs[16])
 	p.add(s, 17, 2, "root directory entries", "%d", le16(bs, 17))
 	p.add(s, 19, 2, "total sectors (16-bit)", "%d", le16(bs, 19))
-	p.add(s, 21, 1, "media descriptor", "%#02x", bs[21])
+	p.add(s, 21, 1, "media descriptor", "0x%02x", bs[21])
 	p.add(s, 22, 2, "sectors per FAT (16-bit)", "%d", le16(bs, 22))
 	p.add(s, 28, 4, "hidden sectors", "%d", le32(bs, 28))
 	p.add(s, 32, 4, "total sectors (32-bit)", "%d", le32(bs, 32))
 	if v.bits == 32 {
 		p.add(s, 36, 4, "sectors per FAT", "%d", le32(bs, 36))
-		p.add(s, 42, 2, "version", "%#04x", le16(bs, 42))
+		p.add(s, 42, 2, "version", "0x%04x", le16(bs, 42))
 		p.add(s, 44, 4, "root directory cluster", "%d", v.rootCluster)
 		p.add(s, 48, 2, "FSInfo sector", "%d", le16(bs, 48))
 		p.add(s, 50, 2, "backup boot sector", "%d", le16(bs, 50))
 	}
-	p.add(s, int64(ext+2), 1, "extended boot signature", "%#02x", bs[ext+2])
+	p.add(s, int64(ext+2), 1, "extended boot signature", "0x%02x", bs[ext+2])
 	var bootLabel string
 	if sig := bs[ext+2]; sig == 0x29 || sig == 0x28 {
 		id := bs[ext+3 : ext+7]

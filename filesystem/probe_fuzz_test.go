@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"testing"
+
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
 
 // fuzzSeedBytes is how much of each made filesystem seeds the fuzzer: the
@@ -15,7 +17,7 @@ const fuzzSeedBytes = 72 << 10
 // and what it reports must lie within the range.
 func FuzzProbe(f *testing.F) {
 	for _, c := range fsCases {
-		path := sparse(f, c.name+".img", max(c.size, 1))
+		path := disktest.Sparse(f, c.name+".img", max(c.size, 1))
 		c.make(f, path)
 		b, err := os.ReadFile(path)
 		if err != nil {

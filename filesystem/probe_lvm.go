@@ -31,7 +31,7 @@ func probeLVM2(p *prober) (*Info, error) {
 		const s = "LVM2 label"
 		p.add(s, off, 8, "signature", "%q", l[0:8])
 		p.add(s, off+8, 8, "sector", "%d", le64(l, 8))
-		p.add(s, off+16, 4, "CRC", "%#08x", le32(l, 16))
+		p.add(s, off+16, 4, "CRC", "0x%08x", le32(l, 16))
 		p.add(s, off+20, 4, "PV header offset", "%d", hdr)
 		p.add(s, off+24, 8, "type", "%q", l[24:32])
 		p.add("LVM2 PV header", off+int64(hdr), 32, "PV UUID", "%s", info.UUID)

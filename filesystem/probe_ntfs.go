@@ -43,7 +43,7 @@ func probeNTFS(p *prober) (*Info, error) {
 	p.add(s, 3, 8, "OEM ID", "%q", bs[3:11])
 	p.add(s, 11, 2, "bytes per sector", "%d", sector)
 	p.add(s, 13, 1, "sectors per cluster", "%d (%d-byte clusters)", bs[13], cluster)
-	p.add(s, 21, 1, "media descriptor", "%#02x", bs[21])
+	p.add(s, 21, 1, "media descriptor", "0x%02x", bs[21])
 	p.add(s, 28, 4, "hidden sectors", "%d", le32(bs, 28))
 	p.add(s, 40, 8, "total sectors", "%d", total)
 	p.add(s, 48, 8, "MFT cluster", "%d", le64(bs, 48))
@@ -126,7 +126,7 @@ func ntfsVolume(p *prober, info *Info, rec []byte, off int64) {
 					if vlen >= 12 {
 						info.Version = fmt.Sprintf("%d.%d", v[8], v[9])
 						p.add(s, off+int64(a+voff+8), 2, "$VOLUME_INFORMATION version", "%s", info.Version)
-						p.add(s, off+int64(a+voff+10), 2, "$VOLUME_INFORMATION flags", "%#04x", le16(v, 10))
+						p.add(s, off+int64(a+voff+10), 2, "$VOLUME_INFORMATION flags", "0x%04x", le16(v, 10))
 					}
 				}
 			}

@@ -3,54 +3,18 @@ package filesystem
 import (
 	"bufio"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
-
-// need skips nothing: a missing tool is a setup error (build/setup.sh
-// installs them), so the test fails.
-func need(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not installed (run build/setup.sh): %v", tool, err)
-		}
-	}
-}
-
-// run runs a command and returns its standard output and error together,
-// failing the test on error.
-func run(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// sparse creates an empty sparse file of size bytes.
-func sparse(t testing.TB, name string, size int64) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Truncate(size); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	return p
-}
 
 // blkid returns blkid's low-level probe of a file as a map.
 func blkid(t testing.TB, path string) map[string]string {
-	out := run(t, "blkid", "-p", "-o", "export", path)
+	out := disktest.Run(t, "blkid", "-p", "-o", "export", path)
 	m := map[string]string{}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
@@ -61,24 +25,16 @@ func blkid(t testing.TB, path string) map[string]string {
 	}
 	// export escapes bytes outside ASCII; value prints the label as it is.
 	if _, ok := m["LABEL"]; ok {
-		m["LABEL"] = strings.TrimSuffix(run(t, "blkid", "-p", "-o", "value", "-s", "LABEL", path), "\n")
+		m["LABEL"] = strings.TrimSuffix(disktest.Run(t, "blkid", "-p", "-o", "value", "-s", "LABEL", path), "\n")
 	}
 	return m
 }
 
 // probeFile probes a whole file.
-func probeFile(t testing.TB, path string) *Info {
+func probeFile(t *testing.T, path string) *Info {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := Probe(f, st.Size())
+	f, size := disktest.Open(t, path)
+	info, err := Probe(f, size)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,13 +73,13 @@ type fsCase struct {
 
 func mkfs(tool string, args ...string) func(testing.TB, string) {
 	return func(t testing.TB, path string) {
-		need(t, tool)
-		run(t, tool, append(args, path)...)
+		disktest.Need(t, tool)
+		disktest.Run(t, tool, append(args, path)...)
 	}
 }
 
 func checkExt(t testing.TB, path string, info *Info) {
-	out := run(t, "dumpe2fs", "-h", path)
+	out := disktest.Run(t, "dumpe2fs", "-h", path)
 	bs := number(t, out, `Block size:`)
 	want(t, "block size", info.BlockSize, bs)
 	want(t, "size", info.Size, number(t, out, `Block count:`)*bs)
@@ -131,7 +87,7 @@ func checkExt(t testing.TB, path string, info *Info) {
 }
 
 func checkXFS(t testing.TB, path string, info *Info) {
-	out := run(t, "xfs_db", "-r", "-c", "sb 0", "-c", "print dblocks fdblocks blocksize", path)
+	out := disktest.Run(t, "xfs_db", "-r", "-c", "sb 0", "-c", "print dblocks fdblocks blocksize", path)
 	bs := number(t, out, `blocksize =`)
 	want(t, "block size", info.BlockSize, bs)
 	want(t, "size", info.Size, number(t, out, `dblocks =`)*bs)
@@ -139,14 +95,14 @@ func checkXFS(t testing.TB, path string, info *Info) {
 }
 
 func checkBtrfs(t testing.TB, path string, info *Info) {
-	out := run(t, "btrfs", "inspect-internal", "dump-super", path)
+	out := disktest.Run(t, "btrfs", "inspect-internal", "dump-super", path)
 	want(t, "block size", info.BlockSize, number(t, out, `\nsectorsize`))
 	want(t, "size", info.Size, number(t, out, `\ntotal_bytes`))
 	want(t, "used", info.Used, number(t, out, `\nbytes_used`))
 }
 
 func checkNTFS(t testing.TB, path string, info *Info) {
-	out := run(t, "fsstat", "-f", "ntfs", path)
+	out := disktest.Run(t, "fsstat", "-f", "ntfs", path)
 	sector := number(t, out, `Sector Size:`)
 	want(t, "block size", info.BlockSize, number(t, out, `Cluster Size:`))
 	want(t, "size", info.Size, (number(t, out, `Total Sector Range: 0 -`)+1)*sector)
@@ -154,13 +110,13 @@ func checkNTFS(t testing.TB, path string, info *Info) {
 }
 
 func checkFAT(t testing.TB, path string, info *Info) {
-	out := run(t, "fsstat", "-f", "fat", path)
+	out := disktest.Run(t, "fsstat", "-f", "fat", path)
 	sector := number(t, out, `Sector Size:`)
 	cluster := number(t, out, `Cluster Size:`)
 	want(t, "block size", info.BlockSize, cluster)
 	want(t, "size", info.Size, (number(t, out, `Total Range: 0 -`)+1)*sector)
 	// fsck.fat -v ends with "N files, USED/TOTAL clusters".
-	m := regexp.MustCompile(`(\d+)/(\d+) clusters`).FindStringSubmatch(run(t, "fsck.fat", "-n", "-v", path))
+	m := regexp.MustCompile(`(\d+)/(\d+) clusters`).FindStringSubmatch(disktest.Run(t, "fsck.fat", "-n", "-v", path))
 	if m == nil {
 		t.Fatal("fsck.fat printed no cluster count")
 	}
@@ -170,7 +126,7 @@ func checkFAT(t testing.TB, path string, info *Info) {
 }
 
 func checkExFAT(t testing.TB, path string, info *Info) {
-	out := run(t, "dump.exfat", path)
+	out := disktest.Run(t, "dump.exfat", path)
 	cluster := number(t, out, `Cluster size:`)
 	want(t, "block size", info.BlockSize, cluster)
 	want(t, "size", info.Size, number(t, out, `Volume Length\(sectors\):`)*512)
@@ -187,7 +143,7 @@ func checkSwap(t testing.TB, path string, info *Info) {
 }
 
 func checkISO(t testing.TB, path string, info *Info) {
-	out := run(t, "xorriso", "-indev", path, "-pvd_info")
+	out := disktest.Run(t, "xorriso", "-indev", path, "-pvd_info")
 	want(t, "size", info.Size, number(t, out, `1 session,`)*2048)
 	want(t, "block size", info.BlockSize, 2048)
 }
@@ -200,18 +156,18 @@ func want(t testing.TB, what string, got, want int64) {
 }
 
 func makeISO(t testing.TB, path string) {
-	need(t, "xorriso")
+	disktest.Need(t, "xorriso")
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	os.Remove(path)
-	run(t, "xorriso", "-as", "mkisofs", "-quiet", "-J", "-V", "Probe ISO", "-o", path, dir)
+	disktest.Run(t, "xorriso", "-as", "mkisofs", "-quiet", "-J", "-V", "Probe ISO", "-o", path, dir)
 }
 
 func makeSwap(t testing.TB, path string) {
-	need(t, "mkswap")
-	run(t, "mkswap", "-L", "swap läbel", path)
+	disktest.Need(t, "mkswap")
+	disktest.Run(t, "mkswap", "-L", "swap läbel", path)
 }
 
 var fsCases = []fsCase{
@@ -238,10 +194,10 @@ var fsCases = []fsCase{
 // type, label and UUID against blkid, and sizes against the filesystem's
 // tools.
 func TestProbeAgainstBlkid(t *testing.T) {
-	need(t, "blkid")
+	disktest.Need(t, "blkid")
 	for _, c := range fsCases {
 		t.Run(c.name, func(t *testing.T) {
-			path := sparse(t, c.name+".img", max(c.size, 1))
+			path := disktest.Sparse(t, c.name+".img", max(c.size, 1))
 			c.make(t, path)
 			info := probeFile(t, path)
 			b := blkid(t, path)

@@ -50,7 +50,7 @@ func probeXFS(p *prober) (*Info, error) {
 		p.add(s, 208, 4, "compatible features", "%#x", be32(sb, 208))
 		p.add(s, 212, 4, "read-only compatible features", "%#x", be32(sb, 212))
 		p.add(s, 216, 4, "incompatible features", "%#x", be32(sb, 216))
-		p.add(s, 224, 4, "CRC", "%#08x", be32(sb, 224))
+		p.add(s, 224, 4, "CRC", "0x%08x", be32(sb, 224))
 		p.add(s, 248, 16, "metadata UUID", "%s", uuidString(sb[248:264]))
 	}
 	return info, nil
