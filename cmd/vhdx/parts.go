@@ -9,17 +9,22 @@ import (
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
 	"github.com/vhdx-inspector/vhdx-inspector/partition"
+	"github.com/vhdx-inspector/vhdx-inspector/qcow2"
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
 // partsJSON is the output of parts --json.
 type partsJSON struct {
-	Scheme     string         `json:"scheme"`
-	SectorSize int            `json:"sector_size"`
-	DiskSize   int64          `json:"disk_size"`
-	BlockSize  int64          `json:"block_size"`
-	Partitions []partJSON     `json:"partitions"`
-	Findings   []vhdx.Finding `json:"findings"`
+	Scheme     string `json:"scheme"`
+	SectorSize int    `json:"sector_size"`
+	DiskSize   int64  `json:"disk_size"`
+	// BlockSize is the image's unit of allocation: VHDX block or qcow2
+	// cluster size; 0 for raw images.
+	BlockSize  int64           `json:"block_size"`
+	BlockUnit  string          `json:"block_unit"` // "VHDX blocks", "qcow2 clusters" or ""
+	Partitions []partJSON      `json:"partitions"`
+	Findings   []vdisk.Finding `json:"findings"`
 }
 
 type partJSON struct {
@@ -35,9 +40,10 @@ type partJSON struct {
 	Attributes  []string `json:"attributes"`
 	Bootable    bool     `json:"bootable"`
 	Extended    bool     `json:"extended"`
-	// Blocks are the first and last image blocks holding the partition.
-	Blocks     [2]int64 `json:"blocks"`
-	Filesystem *fsJSON  `json:"filesystem"`
+	// Blocks are the first and last image blocks (or clusters) holding
+	// the partition; nil for raw images.
+	Blocks     []int64 `json:"blocks"`
+	Filesystem *fsJSON `json:"filesystem"`
 	// FilesystemError says why the partition could not be probed.
 	FilesystemError string `json:"filesystem_error,omitempty"`
 }
@@ -54,19 +60,21 @@ type fsJSON struct {
 
 func defineParts(fs *flag.FlagSet) runner {
 	asJSON := jsonFlag(fs)
+	s := &session{}
+	s.flags(fs)
 	return func(stdout io.Writer, args []string) error {
-		return runParts(stdout, *asJSON, args)
+		return runParts(s, stdout, *asJSON, args)
 	}
 }
 
-func runParts(stdout io.Writer, asJSON bool, args []string) error {
-	s := &session{}
+func runParts(s *session, stdout io.Writer, asJSON bool, args []string) error {
 	defer s.close()
 	img, disk, err := s.openImageDisk(args[0])
 	if err != nil {
 		return err
 	}
-	out, err := describeParts(disk, int(img.Metadata.LogicalSectorSize), int64(img.Metadata.BlockSize))
+	sector, block, unit := geometry(img)
+	out, err := describeParts(disk, sector, block)
 	if err != nil {
 		return err
 	}
@@ -75,13 +83,28 @@ func runParts(stdout io.Writer, asJSON bool, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
+	out.BlockUnit = unit
 	printParts(stdout, out)
 	return nil
 }
 
+// geometry returns the logical sector size of an image's disk and its unit
+// of allocation, with that unit's name (0 and "" for raw images).
+func geometry(img *vdisk.Image) (sector int, block int64, unit string) {
+	switch n := img.Native().(type) {
+	case *vhdx.Image:
+		if m := n.Metadata; m != nil {
+			return int(m.LogicalSectorSize), int64(m.BlockSize), "VHDX blocks"
+		}
+	case *qcow2.Image:
+		return 512, int64(n.Header.ClusterSize()), "qcow2 clusters"
+	}
+	return 512, 0, ""
+}
+
 // describeParts reads the partition table of disk and probes the
 // filesystem of each partition.
-func describeParts(disk *vhdx.Disk, sectorSize int, blockSize int64) (*partsJSON, error) {
+func describeParts(disk *vdisk.Disk, sectorSize int, blockSize int64) (*partsJSON, error) {
 	t, err := partition.Read(disk, disk.Size(), sectorSize)
 	if err != nil {
 		return nil, err
@@ -92,7 +115,10 @@ func describeParts(disk *vhdx.Disk, sectorSize int, blockSize int64) (*partsJSON
 		pj := partJSON{
 			Number: p.Number, Start: p.Start, Length: p.Length, StartSector: p.StartSector, Sectors: p.Sectors,
 			Type: p.Type, TypeName: p.TypeName, Name: p.Name, GUID: p.GUID, Attributes: p.AttributeNames,
-			Bootable: p.Bootable, Extended: p.Extended, Blocks: [2]int64{p.Start / blockSize, (p.End() - 1) / blockSize},
+			Bootable: p.Bootable, Extended: p.Extended,
+		}
+		if blockSize > 0 {
+			pj.Blocks = []int64{p.Start / blockSize, (p.End() - 1) / blockSize}
 		}
 		if pj.Attributes == nil {
 			pj.Attributes = []string{}
@@ -111,8 +137,11 @@ func describeParts(disk *vhdx.Disk, sectorSize int, blockSize int64) (*partsJSON
 }
 
 func printParts(w io.Writer, out *partsJSON) {
-	fmt.Fprintf(w, "Scheme: %s, %d-byte sectors, disk %s, image blocks of %s\n",
-		out.Scheme, out.SectorSize, size(uint64(out.DiskSize)), size(uint64(out.BlockSize)))
+	fmt.Fprintf(w, "Scheme: %s, %d-byte sectors, disk %s", out.Scheme, out.SectorSize, size(uint64(out.DiskSize)))
+	if out.BlockSize > 0 {
+		fmt.Fprintf(w, ", %s of %s", out.BlockUnit, size(uint64(out.BlockSize)))
+	}
+	fmt.Fprintln(w)
 	if len(out.Partitions) == 0 {
 		fmt.Fprintln(w, "No partitions and no filesystem at offset 0.")
 	}
@@ -136,7 +165,9 @@ func printParts(w io.Writer, out *partsJSON) {
 		if len(p.Attributes) > 0 {
 			fmt.Fprintf(w, "  attributes: %s\n", strings.Join(p.Attributes, " "))
 		}
-		fmt.Fprintf(w, "  blocks:     %d-%d\n", p.Blocks[0], p.Blocks[1])
+		if p.Blocks != nil {
+			fmt.Fprintf(w, "  %s: %d-%d\n", out.BlockUnit, p.Blocks[0], p.Blocks[1])
+		}
 		switch fs := p.Filesystem; {
 		case p.FilesystemError != "":
 			fmt.Fprintf(w, "  filesystem: unreadable: %s\n", p.FilesystemError)
