@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
@@ -130,7 +131,11 @@ func checkPartsAgainstTools(t *testing.T, got partsOut, raw string, blockSize in
 		} else if p.Number != 0 || p.Start != 0 {
 			t.Errorf("no table, yet partition %d at %d", p.Number, p.Start)
 		}
-		if want := []int64{p.Start / blockSize, (p.Start + p.Length - 1) / blockSize}; !slices.Equal(p.Blocks, want) {
+		var want []int64 // a raw image has no blocks
+		if blockSize > 0 {
+			want = []int64{p.Start / blockSize, (p.Start + p.Length - 1) / blockSize}
+		}
+		if !slices.Equal(p.Blocks, want) {
 			t.Errorf("partition %d blocks %v, want %v", p.Number, p.Blocks, want)
 		}
 		if p.Extended {
@@ -239,4 +244,82 @@ func TestCorpusParts(t *testing.T) {
 		}
 		checkPartsAgainstTools(t, got, rawHeads(t, disk), int64(vi.Metadata.BlockSize))
 	})
+}
+
+// fsImage makes a filesystem of size bytes with mkfs and returns its path.
+func fsImage(t *testing.T, size int64, mkfs ...string) string {
+	t.Helper()
+	disktest.Need(t, mkfs[0])
+	path := disktest.Sparse(t, "fs.img", size)
+	disktest.Run(t, mkfs[0], append(mkfs[1:], path)...)
+	return path
+}
+
+// place copies file into disk at offset off.
+func place(t *testing.T, disk string, off int64, file string) {
+	t.Helper()
+	src, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(disk, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if _, err := io.Copy(io.NewOffsetWriter(dst, off), src); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const mib = 1 << 20
+
+// TestPartsMade partitions disks with sgdisk (GPT) and sfdisk (MBR with
+// logical partitions), puts a filesystem made by its own mkfs in each
+// partition, converts the disk to VHDX with qemu-img, and compares parts
+// --json on both the VHDX and the raw disk with sfdisk and blkid.
+func TestPartsMade(t *testing.T) {
+	disktest.Need(t, "sgdisk", "sfdisk", "blkid", "qemu-img")
+	gpt := disktest.Sparse(t, "gpt.img", 512*mib)
+	disktest.Run(t, "sgdisk", "-n", "1:1M:+32M", "-t", "1:8300", "-c", "1:root",
+		"-n", "2:0:+32M", "-t", "2:ef00", "-c", "2:EFI system partition",
+		"-n", "3:0:+32M", "-t", "3:0700", "-c", "3:Windows",
+		"-n", "4:0:+300M", "-t", "4:8300", "-A", "4:set:2",
+		"-n", "6:0:+8M", "-t", "6:8200", gpt)
+	place(t, gpt, 1*mib, fsImage(t, 32*mib, "mkfs.ext4", "-q", "-F", "-L", "root"))
+	place(t, gpt, 33*mib, fsImage(t, 32*mib, "mkfs.vfat", "-F", "16", "-n", "ESP"))
+	place(t, gpt, 65*mib, fsImage(t, 32*mib, "mkntfs", "-F", "-Q", "-q", "-L", "Windows"))
+	place(t, gpt, 97*mib, fsImage(t, 300*mib, "mkfs.xfs", "-q", "-f", "-L", "data"))
+	place(t, gpt, 397*mib, fsImage(t, 8*mib, "mkswap", "-L", "swap"))
+
+	mbr := disktest.Sparse(t, "mbr.img", 256*mib)
+	disktest.RunInput(t, "label: dos\nstart=2048, size=65536, type=83, bootable\nstart=67584, size=409600, type=5\nstart=477184, size=40960, type=c\nstart=518144, size=4096, type=da\nsize=65536, type=7\nsize=262144, type=83\n", "sfdisk", "-q", mbr)
+	place(t, mbr, 1*mib, fsImage(t, 32*mib, "mkfs.ext3", "-q", "-F", "-L", "boot"))
+	var tab sfdiskParts
+	if err := json.Unmarshal([]byte(disktest.Run(t, "sfdisk", "--json", mbr)), &tab); err != nil {
+		t.Fatal(err)
+	}
+	parts := tab.PartitionTable.Partitions
+	if len(parts) != 6 {
+		t.Fatalf("sfdisk made %d partitions", len(parts))
+	}
+	place(t, mbr, parts[2].Start*512, fsImage(t, 20*mib, "mkfs.vfat", "-n", "DATA"))
+	place(t, mbr, parts[4].Start*512, fsImage(t, 32*mib, "mkfs.exfat", "-L", "exchange"))
+	place(t, mbr, parts[5].Start*512, fsImage(t, 128*mib, "mkfs.btrfs", "-q", "-f", "-L", "home"))
+
+	for _, raw := range []string{gpt, mbr} {
+		t.Run(filepath.Base(raw), func(t *testing.T) {
+			img := filepath.Join(t.TempDir(), "disk.vhdx")
+			disktest.Run(t, "qemu-img", "convert", "-f", "raw", "-O", "vhdx", "-o", "subformat=dynamic,block_size=8M", raw, img)
+			got := partsJSONOf(t, img)
+			checkPartsAgainstTools(t, got, raw, 8*mib)
+			for _, p := range got.Partitions {
+				if !p.Extended && p.Number != 4 && p.Filesystem == nil {
+					t.Errorf("partition %d: no filesystem found", p.Number)
+				}
+			}
+			checkPartsAgainstTools(t, partsJSONOf(t, raw), raw, 0)
+		})
+	}
 }
