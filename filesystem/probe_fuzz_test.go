@@ -25,6 +25,13 @@ func FuzzProbe(f *testing.F) {
 		}
 		f.Add(b[:min(len(b), fuzzSeedBytes)])
 	}
+	// The start of the real images' filesystems: swap at offset 0, Btrfs
+	// and XFS in partition 1 (at 1 MiB).
+	if disktest.HaveCorpus() {
+		for name, off := range map[string]int64{"swap.vhdx.gz": 0, "btrfs.vhdx.gz": 1 << 20, "xfs5.vhdx.gz": 1 << 20} {
+			f.Add(disktest.Head(f, disktest.CorpusDisk(f, name), off, fuzzSeedBytes))
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		size := int64(len(b))
 		info, err := Probe(bytes.NewReader(b), size)

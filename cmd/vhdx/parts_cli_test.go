@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -194,10 +193,6 @@ func rawHeads(t *testing.T, disk *vhdx.Disk) string {
 	return raw
 }
 
-// manifestPartitions reads the facts of a MANIFEST "partitions" string:
-// the scheme word it starts with and each "type 0xNN ... LBA N (N sectors)".
-var manifestPart = regexp.MustCompile(`type (0x[0-9a-f]{2}),? (?:at |start )LBA (\d+)[ ,(]+(\d+) sectors`)
-
 func TestCorpusParts(t *testing.T) {
 	forEachCorpusImage(t, func(t *testing.T, img corpusImage, path string, size int64) {
 		facts, _ := img.facts["partitions"].(string)
@@ -205,21 +200,17 @@ func TestCorpusParts(t *testing.T) {
 			t.Skipf("MANIFEST.json gives no partitions for %s", img.name)
 		}
 		got := partsJSONOf(t, path)
-		scheme := strings.ToLower(strings.Fields(facts)[0])
-		if got.Scheme != strings.TrimSuffix(scheme, ":") {
+		scheme, want := disktest.ManifestPartitions(facts)
+		if got.Scheme != scheme {
 			t.Errorf("scheme %q, MANIFEST says %q", got.Scheme, facts)
 		}
-		want := manifestPart.FindAllStringSubmatch(facts, -1)
 		if got.Scheme == "mbr" && len(want) != len(got.Partitions) {
 			t.Errorf("%d partitions, MANIFEST describes %d: %q", len(got.Partitions), len(want), facts)
 		}
-		for i, w := range want {
-			if i >= len(got.Partitions) {
-				break
-			}
+		for i, w := range want[:min(len(want), len(got.Partitions))] {
 			p := got.Partitions[i]
-			if p.Type != w[1] || fmt.Sprint(p.StartSector) != w[2] || fmt.Sprint(p.Sectors) != w[3] {
-				t.Errorf("partition %d: %s at %d+%d, MANIFEST: %v", p.Number, p.Type, p.StartSector, p.Sectors, w[1:])
+			if p.Type != w.Type || p.StartSector != w.Start || p.Sectors != w.Length {
+				t.Errorf("partition %d: %s at %d+%d, MANIFEST: %+v", p.Number, p.Type, p.StartSector, p.Sectors, w)
 			}
 		}
 		for _, fs := range []string{"btrfs", "swap", "xfs"} {
