@@ -15,6 +15,21 @@ apt_needs=(
 	"/usr/bin/time time"
 	"/usr/bin/chromium chromium"
 	"gzip gzip"
+	# Partition tables and filesystems: made by their own tools in the tests
+	# and read back by independent ones (The Sleuth Kit, blkid).
+	"mmls sleuthkit"
+	"sfdisk fdisk"
+	"sgdisk gdisk"
+	"blkid util-linux"
+	"mkfs.ext4 e2fsprogs"
+	"mkfs.vfat dosfstools"
+	"mkntfs ntfs-3g"
+	"mkfs.exfat exfatprogs"
+	"mkfs.xfs xfsprogs"
+	"mkfs.btrfs btrfs-progs"
+	"xorriso xorriso"
+	"pvcreate lvm2"
+	"cryptsetup cryptsetup-bin"
 )
 
 missing=()

@@ -4,6 +4,7 @@
 //	vhdx info    [--json] FILE          structures and facts (VHDX, qcow2 or raw)
 //	vhdx check   [--json] FILE          validation findings (exit 1 on errors, 2 if unreadable)
 //	vhdx map     [--json] FILE          virtual disk extents by state and layer
+//	vhdx parts   [--json] FILE          partitions and their filesystems
 //	vhdx cat     FILE                   the virtual disk, raw, to standard output
 //	vhdx create  [flags] FILE [SIZE]    a new fixed, dynamic or differencing image
 //	vhdx write   FILE OFFSET < data     write standard input into the virtual disk
@@ -42,6 +43,7 @@ var commands = []command{
 	{"info", "[--json] FILE", "show every structure of the image and its facts", 1, 1, defineInfo},
 	{"check", "[--json] FILE", "validate the image; exit 0 if no errors, 1 if errors, 2 if unreadable", 1, 1, defineCheck},
 	{"map", "[--json] FILE", "list the virtual disk as extents (start, length, state, file offset, layer)", 1, 1, defineMap},
+	{"parts", "[--json] FILE", "list the partitions of the virtual disk and the filesystem of each", 1, 1, defineParts},
 	{"cat", "FILE", "write the whole virtual disk (after log replay) to standard output", 1, 1, defineCat},
 	{"create", "[flags] FILE [VIRTUAL_SIZE]", "create an image (sizes take K, M, G, T suffixes; a child takes its parent's size)", 1, 2, defineCreate},
 	{"write", "FILE OFFSET < data", "write standard input into the virtual disk at OFFSET", 2, 2, defineWrite},
