@@ -26,20 +26,13 @@ func typeChar(t EntryType) byte {
 }
 
 // ModeString renders the type and permissions of e as The Sleuth Kit does
-// in body files ("r/rrw-r--r--"). Without Unix permission bits (FAT,
-// NTFS), everything is allowed except writing to a read-only entry.
+// in body files ("r/rrw-r--r--").
 func ModeString(e Entry) string {
 	c := typeChar(e.Type)
 	if e.Type == TypeDevice && e.Mode&0xF000 == 0x2000 {
 		c = 'c'
 	}
 	perm := e.Mode & 0o7777
-	if e.Mode == 0 {
-		perm = 0o777
-		if e.Attributes&0x1 != 0 {
-			perm = 0o555
-		}
-	}
 	b := []byte{c, '/', c}
 	const rwx = "rwxrwxrwx"
 	for i := range 9 {

@@ -29,8 +29,9 @@ type Entry struct {
 	Changed  *time.Time // metadata last changed (inode or MFT record)
 	Born     *time.Time // created
 
-	// Mode holds Unix permission bits with the file-type bits (st_mode) on
-	// filesystems that keep them (ext, XFS); 0 elsewhere.
+	// Mode holds Unix permission bits with the file-type bits (st_mode).
+	// FAT and NTFS keep none: there it holds the permissions The Sleuth
+	// Kit derives from their attributes.
 	Mode uint32
 	// Attributes holds FAT and NTFS attribute bits (read-only 0x1, hidden
 	// 0x2, system 0x4, directory 0x10, archive 0x20, ...); 0 elsewhere.

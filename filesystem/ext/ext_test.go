@@ -170,8 +170,15 @@ func compare(t *testing.T, img string, withBorn bool) {
 				t.Errorf("open %s: %v", e.Path, err)
 				continue
 			}
-			if h, want := fstest.SHA256(t, f), fstest.SHA256Bytes(fstest.Icat(t, img, b.Inode)); h != want {
+			want := fstest.SHA256Bytes(fstest.Icat(t, img, b.Inode))
+			if h := fstest.SHA256(t, f); h != want {
 				t.Errorf("%s: sha256 %s, icat %s", e.Path, h, want)
+			}
+			ext, err := fsys.Extents(e.Path)
+			if err != nil {
+				t.Errorf("extents %s: %v", e.Path, err)
+			} else if h := fstest.ExtentsSHA256(t, r, 0, ext, e.Size); h != want {
+				t.Errorf("%s: bytes at extents %v hash %s, icat %s", e.Path, ext, h, want)
 			}
 		}
 	}

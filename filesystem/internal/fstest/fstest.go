@@ -155,3 +155,31 @@ func OpenFile(t testing.TB, name string) (*os.File, int64) {
 	}
 	return f, st.Size()
 }
+
+// ExtentsSHA256 hashes a file's bytes read straight from the image at its
+// extents, zeros in the gaps (holes), up to size.
+func ExtentsSHA256(t testing.TB, img io.ReaderAt, base int64, extents []filesystem.Extent, size int64) string {
+	t.Helper()
+	h := sha256.New()
+	pos := int64(0)
+	zeros := make([]byte, 1<<16)
+	fill := func(n int64) {
+		for n > 0 {
+			k := min(n, int64(len(zeros)))
+			h.Write(zeros[:k])
+			n -= k
+		}
+	}
+	for _, e := range extents {
+		if e.FileOffset < pos {
+			t.Fatalf("extents out of order or overlapping at file offset %d", e.FileOffset)
+		}
+		fill(e.FileOffset - pos)
+		if _, err := io.Copy(h, io.NewSectionReader(img, base+e.Offset, e.Length)); err != nil {
+			t.Fatal(err)
+		}
+		pos = e.FileOffset + e.Length
+	}
+	fill(size - pos)
+	return hex.EncodeToString(h.Sum(nil))
+}
