@@ -85,3 +85,20 @@ func BodyLine(prefix string, e Entry) string {
 	return strings.Join([]string{"0", name, e.ID, ModeString(e), uid, gid, strconv.FormatInt(e.Size, 10),
 		secs(e.Accessed), secs(e.Modified), secs(e.Changed), secs(e.Born)}, "|")
 }
+
+// DOSMode returns the type and permission bits The Sleuth Kit derives from
+// FAT and NTFS attributes: read unless read-only (0x1), write unless hidden
+// (0x2), always execute.
+func DOSMode(attributes uint32, dir bool) uint32 {
+	mode := uint32(0o111)
+	if attributes&0x1 == 0 {
+		mode |= 0o444
+	}
+	if attributes&0x2 == 0 {
+		mode |= 0o222
+	}
+	if dir {
+		return mode | 0o40000
+	}
+	return mode | 0o100000
+}

@@ -18,17 +18,9 @@ func filetime(ft uint64) *time.Time {
 	return &t
 }
 
-// Attribute bits of $STANDARD_INFORMATION used for permissions.
-const (
-	attrReadOnly = 0x1
-	attrHidden   = 0x2
-)
-
 // standardInformation sets e's times, attributes, owner ID (NTFS 3.0 and
-// later) and permissions from a $STANDARD_INFORMATION attribute, si (at
-// least 0x24 bytes). NTFS keeps no Unix permissions: Mode holds those The
-// Sleuth Kit derives (read unless read-only, write unless hidden, execute),
-// so that body files agree with fls.
+// later) and permissions (filesystem.DOSMode) from a
+// $STANDARD_INFORMATION attribute, si (at least 0x24 bytes).
 func standardInformation(e *filesystem.Entry, si []byte) {
 	le := binary.LittleEndian
 	e.Born = filetime(le.Uint64(si[0:]))
@@ -39,16 +31,5 @@ func standardInformation(e *filesystem.Entry, si []byte) {
 	if len(si) >= 0x34 {
 		e.HasOwner, e.UID = true, le.Uint32(si[0x30:])
 	}
-	e.Mode = 0o111
-	if e.Attributes&attrReadOnly == 0 {
-		e.Mode |= 0o444
-	}
-	if e.Attributes&attrHidden == 0 {
-		e.Mode |= 0o222
-	}
-	if e.Type == filesystem.TypeDir {
-		e.Mode |= 0o40000
-	} else {
-		e.Mode |= 0o100000
-	}
+	e.Mode = filesystem.DOSMode(e.Attributes, e.Type == filesystem.TypeDir)
 }
