@@ -13,6 +13,7 @@ import (
 	"syscall/js"
 
 	"github.com/vhdx-inspector/vhdx-inspector/internal/report"
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 	"github.com/vhdx-inspector/vhdx-inspector/wasm/idbcache"
 	"github.com/vhdx-inspector/vhdx-inspector/wasm/jsutil"
@@ -123,7 +124,7 @@ func (e *engine) check([]js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, hit, err := e.cached("findings", func() ([]byte, error) { return json.Marshal(report.Tally(img.Check())) })
+	b, hit, err := e.cached("findings", func() ([]byte, error) { return json.Marshal(report.Tally(vdisk.FromVHDX(img, "").Check())) })
 	if err != nil {
 		return nil, err
 	}

@@ -12,19 +12,22 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
 func defineConvert(fs *flag.FlagSet) runner {
-	c := &createFlags{}
+	c, s := &createFlags{}, &session{}
 	c.declare(fs, false)
-	return func(_ io.Writer, args []string) error { return runConvert(c, args, false) }
+	s.flags(fs)
+	return func(_ io.Writer, args []string) error { return runConvert(c, s, args, false) }
 }
 
 func defineMerge(fs *flag.FlagSet) runner {
-	c := &createFlags{}
+	c, s := &createFlags{}, &session{}
 	c.declare(fs, false)
-	return func(_ io.Writer, args []string) error { return runConvert(c, args, true) }
+	s.flags(fs)
+	return func(_ io.Writer, args []string) error { return runConvert(c, s, args, true) }
 }
 
 // rawSource is a raw disk image file as a vhdx.Source, padded with zeros
@@ -73,11 +76,10 @@ func (r rawSource) DataRanges(fn func(off, n int64) error) error {
 	return nil
 }
 
-// runConvert copies IN to OUT. With mergeOnly, IN must be a VHDX (usually a
-// differencing disk, read through its chain).
-func runConvert(c *createFlags, args []string, mergeOnly bool) error {
+// runConvert copies IN to OUT. With mergeOnly, IN must be an image (usually
+// a differencing disk, read through its chain), not raw.
+func runConvert(c *createFlags, s *session, args []string, mergeOnly bool) error {
 	in, out := args[0], args[1]
-	s := &session{}
 	defer s.close()
 	src, geometry, err := s.openSource(in, mergeOnly)
 	if err != nil {
@@ -98,29 +100,45 @@ func runConvert(c *createFlags, args []string, mergeOnly bool) error {
 	return err
 }
 
-// openSource opens name as a VHDX (through its chain) or, unless vhdxOnly,
-// as a raw image. For a VHDX it also returns its geometry, the defaults for
-// a VHDX output.
-func (s *session) openSource(name string, vhdxOnly bool) (vhdx.Source, vhdx.CreateOptions, error) {
+// openSource opens name as an image of any format, read through its
+// chain; a file in no format this tool knows is read as raw, unless
+// imagesOnly. For a VHDX it also returns its geometry, the defaults for a
+// VHDX output.
+func (s *session) openSource(name string, imagesOnly bool) (vhdx.Source, vhdx.CreateOptions, error) {
 	var geometry vhdx.CreateOptions
 	f, size, err := s.openFile(name)
 	if err != nil {
 		return nil, geometry, &exitError{2, err}
 	}
-	var sig [8]byte
-	f.ReadAt(sig[:], 0)
-	if string(sig[:]) != "vhdxfile" {
-		if vhdxOnly {
-			return nil, geometry, &exitError{2, fmt.Errorf("%s: %w", name, vhdx.ErrNotVHDX)}
+	format := s.format
+	if format == "" {
+		format, err = vdisk.Identify(f, size, name)
+		var ue *vdisk.UnsupportedError
+		if errors.As(err, &ue) && ue.What == "" {
+			format, err = vdisk.Raw, nil
+		}
+		if err != nil {
+			return nil, geometry, &exitError{2, err}
+		}
+	}
+	if format == vdisk.Raw {
+		if imagesOnly {
+			return nil, geometry, &exitError{2, fmt.Errorf("%s is a raw image: it has no chain to merge", name)}
 		}
 		return rawSource{f: f, fileSize: size, size: (size + 511) / 512 * 512}, geometry, nil
 	}
-	img, disk, err := s.openImageDisk(name)
+	img, err := vdisk.Open(f, size, name, vdisk.Options{Format: format})
+	if err != nil {
+		return nil, geometry, &exitError{2, err}
+	}
+	disk, err := s.openDisk(img)
 	if err != nil {
 		return nil, geometry, err
 	}
-	m := img.Metadata
-	geometry = vhdx.CreateOptions{BlockSize: m.BlockSize, LogicalSectorSize: m.LogicalSectorSize, PhysicalSectorSize: m.PhysicalSectorSize}
+	if v, ok := img.Native().(*vhdx.Image); ok {
+		m := v.Metadata
+		geometry = vhdx.CreateOptions{BlockSize: m.BlockSize, LogicalSectorSize: m.LogicalSectorSize, PhysicalSectorSize: m.PhysicalSectorSize}
+	}
 	return disk, geometry, nil
 }
 

@@ -57,7 +57,7 @@ func runCreate(c *createFlags, args []string) error {
 		return &exitError{2, fmt.Errorf("VIRTUAL_SIZE is needed unless --parent is given")}
 	}
 	if c.parent != "" {
-		parent, err := s.openImage(c.parent)
+		parent, err := s.openVHDX(c.parent)
 		if err != nil {
 			return err
 		}

@@ -11,46 +11,66 @@ import (
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
-type infoJSON struct {
-	*report.Summary
-	Chain      []report.ChainLayer `json:"chain,omitempty"`
-	ChainError string              `json:"chain_error,omitempty"`
-	Structures report.Structures   `json:"structures"`
-}
-
 func defineInfo(fs *flag.FlagSet) runner {
 	asJSON := jsonFlag(fs)
+	s := &session{}
+	s.flags(fs)
 	return func(stdout io.Writer, args []string) error {
-		return runInfo(stdout, *asJSON, args)
+		return runInfo(s, stdout, *asJSON, args)
 	}
 }
 
-func runInfo(stdout io.Writer, asJSON bool, args []string) error {
-	s := &session{}
+func runInfo(s *session, stdout io.Writer, asJSON bool, args []string) error {
 	defer s.close()
 	img, err := s.openImage(args[0])
 	if err != nil {
 		return err
 	}
-	sum, err := report.Summarize(img)
+	disk, diskErr := s.openDisk(img)
+	o, err := report.OverviewOf(img, disk, diskErr)
 	if err != nil {
 		return err
-	}
-	out := infoJSON{Summary: sum, Structures: report.StructuresOf(img)}
-	if sum.HasParent {
-		if disk, err := s.openDisk(img, args[0]); err != nil {
-			out.ChainError = err.Error()
-		} else {
-			out.Chain = report.Chain(disk.Layers())
-		}
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return enc.Encode(o)
 	}
-	printInfo(stdout, img, out)
+	printOverview(stdout, o)
+	if v, ok := img.Native().(*vhdx.Image); ok {
+		printVHDX(stdout, v, o.VHDX)
+	}
 	return nil
+}
+
+// field prints one "key: value" line of a text report.
+func field(w io.Writer, k string, format string, a ...any) {
+	fmt.Fprintf(w, "  %-24s "+format+"\n", append([]any{k + ":"}, a...)...)
+}
+
+// printOverview prints what every format has in common.
+func printOverview(w io.Writer, o *report.Overview) {
+	fmt.Fprintln(w, "Overview")
+	field(w, "format", "%s", o.Format)
+	field(w, "disk type", "%s", o.DiskType)
+	field(w, "virtual size", "%s", size(uint64(o.VirtualSize)))
+	field(w, "file size", "%s", size(uint64(o.FileSize)))
+	field(w, "allocated", "%s", size(uint64(o.AllocatedSize)))
+	if o.AllocationUnit > 0 {
+		field(w, "allocation unit", "%s", size(uint64(o.AllocationUnit)))
+	}
+	field(w, "sector size", "%d", o.SectorSize)
+	if len(o.Layers) > 1 || o.ChainError != "" {
+		for i, l := range o.Layers {
+			field(w, fmt.Sprintf("layer %d", i), "%s (%s, %s)", l.Name, l.Role, l.Format)
+		}
+	}
+	switch {
+	case o.ChainError != "":
+		field(w, "chain", "BROKEN: %s", o.ChainError)
+	case o.DiskError != "":
+		field(w, "virtual disk", "NOT READABLE: %s", o.DiskError)
+	}
 }
 
 // size formats n both ways: "1 GiB (1073741824 bytes)".
@@ -68,31 +88,18 @@ func size(n uint64) string {
 	return fmt.Sprintf("%s %s (%d bytes)", s, units[u], n)
 }
 
-func printInfo(w io.Writer, img *vhdx.Image, out infoJSON) {
+// printVHDX prints the facts and structures of a VHDX image.
+func printVHDX(w io.Writer, img *vhdx.Image, out *report.VHDXInfo) {
 	s := out.Summary
-	p := func(k string, format string, a ...any) {
-		fmt.Fprintf(w, "  %-24s "+format+"\n", append([]any{k + ":"}, a...)...)
-	}
-	fmt.Fprintln(w, "Overview")
+	p := func(k string, format string, a ...any) { field(w, k, format, a...) }
+	fmt.Fprintln(w, "\nVHDX")
 	p("creator", "%s", s.Creator)
-	p("disk type", "%s", s.DiskType)
-	p("virtual size", "%s", size(s.VirtualSize))
-	p("file size", "%s", size(uint64(s.FileSize)))
-	p("allocated", "%s", size(uint64(s.AllocatedSize)))
-	p("block size", "%s", size(uint64(s.BlockSize)))
-	p("sector size", "%d logical, %d physical", s.LogicalSectorSize, s.PhysicalSectorSize)
+	p("physical sector size", "%d", s.PhysicalSectorSize)
 	p("page 83 id", "%s", s.Page83)
 	p("leave blocks allocated", "%t", s.LeaveBlocksAllocated)
 	p("has parent", "%t", s.HasParent)
-	switch {
-	case out.ChainError != "":
-		p("parent chain", "BROKEN: %s", out.ChainError)
-	case out.Chain != nil:
-		for i, l := range out.Chain {
-			p(fmt.Sprintf("chain layer %d", i), "%s (%s, DataWriteGuid %s)", l.Name, l.DiskType, l.DataWriteGUID)
-		}
-	case s.DiskError != "":
-		p("virtual disk", "NOT READABLE: %s", s.DiskError)
+	for i, l := range out.Chain {
+		p(fmt.Sprintf("chain layer %d", i), "%s (%s, DataWriteGuid %s)", l.Name, l.DiskType, l.DataWriteGUID)
 	}
 	switch {
 	case s.Replay != nil:

@@ -1,7 +1,7 @@
-// Command vhdx inspects, creates and converts Hyper-V virtual hard disk
-// (VHDX) images.
+// Command vhdx inspects, creates and converts virtual disk images: Hyper-V
+// VHDX first, qcow2 and raw images beside it.
 //
-//	vhdx info    [--json] FILE          structures and facts
+//	vhdx info    [--json] FILE          structures and facts (VHDX, qcow2 or raw)
 //	vhdx check   [--json] FILE          validation findings (exit 1 on errors, 2 if unreadable)
 //	vhdx map     [--json] FILE          virtual disk extents by state and layer
 //	vhdx cat     FILE                   the virtual disk, raw, to standard output

@@ -4,6 +4,7 @@
 package report
 
 import (
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
@@ -112,9 +113,9 @@ type Structures struct {
 // Report is the complete description of an image: summary, structures and
 // validation findings.
 type Report struct {
-	Summary    *Summary       `json:"summary"`
-	Structures Structures     `json:"structures"`
-	Findings   []vhdx.Finding `json:"findings"`
+	Summary    *Summary        `json:"summary"`
+	Structures Structures      `json:"structures"`
+	Findings   []vdisk.Finding `json:"findings"`
 }
 
 // StructuresOf collects the structures of img.
@@ -128,27 +129,27 @@ func Build(img *vhdx.Image) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Report{Summary: s, Structures: StructuresOf(img), Findings: img.Check()}, nil
+	return &Report{Summary: s, Structures: StructuresOf(img), Findings: vdisk.FromVHDX(img, "").Check()}, nil
 }
 
 // Findings is a validation result with its tallies.
 type Findings struct {
-	Findings []vhdx.Finding `json:"findings"` // never null in JSON
-	Errors   int            `json:"errors"`
-	Warnings int            `json:"warnings"`
+	Findings []vdisk.Finding `json:"findings"` // never null in JSON
+	Errors   int             `json:"errors"`
+	Warnings int             `json:"warnings"`
 }
 
 // Tally counts the errors and warnings among fs.
-func Tally(fs []vhdx.Finding) Findings {
+func Tally(fs []vdisk.Finding) Findings {
 	out := Findings{Findings: fs}
 	if out.Findings == nil {
-		out.Findings = []vhdx.Finding{}
+		out.Findings = []vdisk.Finding{}
 	}
 	for _, f := range fs {
 		switch f.Severity {
-		case vhdx.SeverityError:
+		case vdisk.SeverityError:
 			out.Errors++
-		case vhdx.SeverityWarning:
+		case vdisk.SeverityWarning:
 			out.Warnings++
 		}
 	}
