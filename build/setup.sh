@@ -15,6 +15,20 @@ apt_needs=(
 	"/usr/bin/time time"
 	"/usr/bin/chromium chromium"
 	"gzip gzip"
+	"fls sleuthkit"
+	"icat sleuthkit"
+	"istat sleuthkit"
+	"mkfs.ext4 e2fsprogs"
+	"debugfs e2fsprogs"
+	"mkfs.fat dosfstools"
+	"mcopy mtools"
+	"mkntfs ntfs-3g"
+	"ntfscp ntfs-3g"
+	"mkfs.exfat exfatprogs"
+	"fsck.exfat exfatprogs"
+	"mkfs.xfs xfsprogs"
+	"xfs_db xfsprogs"
+	"sfdisk fdisk"
 )
 
 missing=()

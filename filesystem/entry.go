@@ -56,8 +56,8 @@ type Entry struct {
 
 // Stream is an NTFS alternate data stream.
 type Stream struct {
-	Name string
-	Size int64
+	Name string `json:"name"`
+	Size int64  `json:"size"`
 }
 
 // IsDir reports whether e is a directory.

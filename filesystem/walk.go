@@ -54,7 +54,7 @@ func (w *walker) dir(p string, depth int) error {
 	if err != nil {
 		return w.fail(p, err)
 	}
-	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+	SortByName(entries)
 	for _, e := range entries {
 		err := w.fn(e)
 		descend := e.Type == TypeDir && !e.Deleted
@@ -102,4 +102,9 @@ func Find(ctx context.Context, fsys FS, root, pattern string, fold bool, fn Walk
 		}
 		return nil
 	}, func(string, error) error { return nil })
+}
+
+// SortByName sorts entries by name, as Walk visits them.
+func SortByName(entries []Entry) {
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
 }
