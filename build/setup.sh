@@ -30,6 +30,15 @@ apt_needs=(
 	"xorriso xorriso"
 	"pvcreate lvm2"
 	"cryptsetup cryptsetup-bin"
+	"fls sleuthkit"
+	"icat sleuthkit"
+	"istat sleuthkit"
+	"debugfs e2fsprogs"
+	"mkfs.fat dosfstools"
+	"mcopy mtools"
+	"ntfscp ntfs-3g"
+	"fsck.exfat exfatprogs"
+	"xfs_db xfsprogs"
 )
 
 missing=()

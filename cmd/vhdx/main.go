@@ -10,6 +10,10 @@
 //	vhdx write   FILE OFFSET < data     write standard input into the virtual disk
 //	vhdx convert [flags] IN OUT         VHDX, qcow2 or raw to VHDX, qcow2 or raw (by OUT's extension)
 //	vhdx merge   [flags] CHILD OUT      a differencing chain into one standalone image
+//	vhdx ls      [--json] [-r] [--deleted] IMAGE [PART] [PATH]
+//	                                    list files of a filesystem in the disk
+//	vhdx get     IMAGE PART PATH        a file's bytes to standard output
+//	vhdx bodyfile IMAGE [PART]          a body file for mactime
 package main
 
 import (
@@ -49,6 +53,9 @@ var commands = []command{
 	{"write", "FILE OFFSET < data", "write standard input into the virtual disk at OFFSET", 2, 2, defineWrite},
 	{"convert", "[flags] IN OUT", "convert an image (VHDX, qcow2, raw; chains too) to VHDX, qcow2 or raw by OUT's extension (.vhdx/.avhdx, .qcow2, else raw), keeping zero ranges sparse", 2, 2, defineConvert},
 	{"merge", "[flags] CHILD OUT", "merge a differencing or backing chain into one standalone image (VHDX, qcow2 or raw by OUT's extension)", 2, 2, defineMerge},
+	{"ls", "[--json] [-r] [--deleted] IMAGE [PART] [PATH]", "list a directory of a filesystem in the disk (PART as 'parts' numbers it; --json: one object per line)", 1, 3, defineLs},
+	{"get", "IMAGE PART PATH", "write a file of a filesystem in the disk to standard output (NTFS streams as PATH:NAME)", 3, 3, defineGet},
+	{"bodyfile", "IMAGE [PART]", "write a body file (The Sleuth Kit's mactime format) of the filesystems in the disk", 1, 2, defineBodyfile},
 }
 
 func usage(w io.Writer) {
