@@ -41,6 +41,31 @@ type Summary struct {
 // Summarize builds the summary of img, reading its BAT once (twice when a
 // replayed log makes the on-disk view differ).
 func Summarize(img *vhdx.Image) (*Summary, error) {
+	s := Describe(img)
+	if img.BAT == nil {
+		return s, nil
+	}
+	blocks, bitmaps, err := img.BAT.Counts()
+	if err != nil {
+		return s, err
+	}
+	onDisk := blocks
+	if disk := img.OnDisk(); disk != img && disk != nil && disk.BAT != nil {
+		if onDisk, _, err = disk.BAT.Counts(); err != nil {
+			return s, err
+		}
+	}
+	s.SetCounts(blocks, bitmaps, onDisk)
+	return s, nil
+}
+
+// Describe builds the summary of img from its headers, log, metadata and
+// the BAT's geometry, without reading the BAT: the block counts and the
+// allocated size stay empty until SetCounts. The disk type comes from the
+// file parameters, as the format defines it: a disk with a parent is
+// differencing; one that leaves its blocks allocated is fixed; any other is
+// dynamic (even when every block happens to be present).
+func Describe(img *vhdx.Image) *Summary {
 	s := &Summary{
 		Creator:         img.Identifier.Creator,
 		FileSize:        img.Size,
@@ -68,35 +93,30 @@ func Summarize(img *vhdx.Image) (*Summary, error) {
 		if m.ParentLocator != nil {
 			s.ParentLocator = m.ParentLocator.Entries
 		}
+		switch {
+		case m.HasParent:
+			s.DiskType = "differencing"
+		case m.LeaveBlocksAllocated:
+			s.DiskType = "fixed"
+		default:
+			s.DiskType = "dynamic"
+		}
 	}
-	if img.BAT == nil {
-		return s, nil
+	if img.BAT != nil {
+		s.ChunkRatio, s.PayloadBlocks, s.BATEntries = img.BAT.ChunkRatio, img.BAT.BlockCount, img.BAT.EntryCount
 	}
-	s.ChunkRatio, s.PayloadBlocks, s.BATEntries = img.BAT.ChunkRatio, img.BAT.BlockCount, img.BAT.EntryCount
-	blocks, bitmaps, err := img.BAT.Counts()
-	if err != nil {
-		return s, err
-	}
+	return s
+}
+
+// SetCounts fills in what a pass over the BAT gives: blocks and bitmaps
+// count the payload and sector bitmap entries of the image's BAT by state
+// (after log replay), onDisk the payload entries as the file holds them
+// (the same counts when no log was replayed).
+func (s *Summary) SetCounts(blocks, bitmaps, onDisk vhdx.StateCounts) {
 	s.BlockStates = blocks.Map()
+	s.BlockStatesOnDisk = onDisk.Map()
 	s.SectorBitmapsPresent = bitmaps[vhdx.SectorBitmapPresent]
 	s.AllocatedSize = int64(blocks[vhdx.FullyPresent]+blocks[vhdx.PartiallyPresent])*int64(s.BlockSize) + int64(s.SectorBitmapsPresent)<<20
-	s.BlockStatesOnDisk = s.BlockStates
-	if disk := img.OnDisk(); disk != img && disk != nil && disk.BAT != nil {
-		onDisk, _, err := disk.BAT.Counts()
-		if err != nil {
-			return s, err
-		}
-		s.BlockStatesOnDisk = onDisk.Map()
-	}
-	switch {
-	case s.HasParent:
-		s.DiskType = "differencing"
-	case blocks[vhdx.FullyPresent] == s.PayloadBlocks:
-		s.DiskType = "fixed"
-	default:
-		s.DiskType = "dynamic"
-	}
-	return s, nil
 }
 
 // Structures is every parsed structure with its file offset.

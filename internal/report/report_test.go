@@ -36,6 +36,11 @@ func TestSummarizeDiskTypesAndSizes(t *testing.T) {
 	dyn := vhdxbuild.New(vhdxbuild.Options{VirtualSize: 5 * mib})
 	dyn.SetBlock(1, vhdxbuild.PayloadFullyPresent, []byte{1})
 	dyn.SetBlock(2, vhdxbuild.PayloadZero, nil)
+	// Every block present, but the file parameters do not keep them
+	// allocated: still a dynamic disk.
+	full := vhdxbuild.New(vhdxbuild.Options{VirtualSize: 2 * mib})
+	full.SetBlock(0, vhdxbuild.PayloadFullyPresent, []byte{1})
+	full.SetBlock(1, vhdxbuild.PayloadFullyPresent, []byte{2})
 	cases := []struct {
 		name      string
 		im        *vhdxbuild.Image
@@ -44,6 +49,7 @@ func TestSummarizeDiskTypesAndSizes(t *testing.T) {
 		states    map[string]uint64
 	}{
 		{"dynamic", dyn, "dynamic", mib, map[string]uint64{"fully_present": 1, "zero": 1, "not_present": 3}},
+		{"dynamic, all present", full, "dynamic", 2 * mib, map[string]uint64{"fully_present": 2}},
 		{"fixed", vhdxbuild.New(vhdxbuild.Options{VirtualSize: 3 * mib, Fixed: true}), "fixed", 3 * mib, map[string]uint64{"fully_present": 3}},
 		{"differencing", vhdxbuild.New(vhdxbuild.Options{VirtualSize: 3 * mib, HasParent: true}), "differencing", 0, map[string]uint64{"not_present": 3}},
 	}
