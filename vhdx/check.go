@@ -352,10 +352,7 @@ func (c *checker) bat() {
 	used := newMiBMap(fileSize)
 	partialChunks := map[uint64]bool{}
 	var bitmapPresent []uint64
-	err := b.Walk(func(e BATEntry) error {
-		if e.Reserved == 0 && (e.State <= Unmapped && !e.SectorBitmap || e.State == NotPresent) {
-			return nil // no file data: nothing more to check
-		}
+	err := b.walkStored(func(e BATEntry) error {
 		structure := fmt.Sprintf("BAT entry %d", e.Index)
 		if e.Reserved != 0 {
 			c.add("bat.reserved_bits", SeverityWarning, structure, e.Offset, "reserved bits 3-19 are %#x", e.Reserved)
