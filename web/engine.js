@@ -110,7 +110,19 @@ export class Engine extends EventTarget {
     const promise = this.call('exportVHDX', [handle], { quiet: true, onProgress, onId: (x) => { id = x; } });
     return { promise, cancel: () => { if (id) this.worker.postMessage({ cancel: id }); } };
   }
-  check() { return this.json('check'); }
+  /**
+   * Starts long work (scan or check): returns {promise (the parsed JSON
+   * result), cancel()}; onProgress(done, total) follows it.
+   */
+  task(method, onProgress = null) {
+    let id = 0;
+    const promise = this.call(method, [], { onProgress, onId: (x) => { id = x; } })
+      .then((r) => (typeof r === 'string' ? JSON.parse(r) : r));
+    return { promise, cancel: () => { if (id) this.worker.postMessage({ cancel: id }); } };
+  }
+
+  check(onProgress = null) { return this.task('check', onProgress); }
+  scan(onProgress = null) { return this.task('scan', onProgress); }
   fields() { return this.json('fields'); }
   block(n) { return this.json('block', n); }
   sectorOwner(offset) { return this.json('sectorOwner', offset); }
