@@ -4,6 +4,10 @@
 package report
 
 import (
+	"cmp"
+	"math"
+	"slices"
+
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
@@ -158,12 +162,24 @@ type Findings struct {
 	Warnings int            `json:"warnings"`
 }
 
-// Tally counts the errors and warnings among fs.
+// Tally counts the errors and warnings among fs and sorts them worst
+// first, then by file offset (findings without an offset last, each group
+// in the order found).
 func Tally(fs []vhdx.Finding) Findings {
-	out := Findings{Findings: fs}
+	out := Findings{Findings: slices.Clone(fs)}
 	if out.Findings == nil {
 		out.Findings = []vhdx.Finding{}
 	}
+	rank := map[vhdx.Severity]int{vhdx.SeverityError: 0, vhdx.SeverityWarning: 1, vhdx.SeverityInfo: 2}
+	offset := func(f vhdx.Finding) int64 {
+		if f.Offset < 0 {
+			return math.MaxInt64
+		}
+		return f.Offset
+	}
+	slices.SortStableFunc(out.Findings, func(a, b vhdx.Finding) int {
+		return cmp.Or(cmp.Compare(rank[a.Severity], rank[b.Severity]), cmp.Compare(offset(a), offset(b)))
+	})
 	for _, f := range fs {
 		switch f.Severity {
 		case vhdx.SeverityError:

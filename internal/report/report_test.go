@@ -31,6 +31,23 @@ func TestTally(t *testing.T) {
 	}
 }
 
+func TestTallySortsBySeverityThenOffset(t *testing.T) {
+	got := report.Tally([]vhdx.Finding{
+		{Code: "a", Severity: vhdx.SeverityInfo, Offset: 5},
+		{Code: "b", Severity: vhdx.SeverityError, Offset: -1},
+		{Code: "c", Severity: vhdx.SeverityWarning, Offset: 9},
+		{Code: "d", Severity: vhdx.SeverityError, Offset: 7},
+		{Code: "e", Severity: vhdx.SeverityInfo, Offset: 1},
+	}).Findings
+	var order string
+	for _, f := range got {
+		order += f.Code
+	}
+	if order != "dbcea" {
+		t.Fatalf("order %q, want dbcea (errors, warnings, info; by offset, none last)", order)
+	}
+}
+
 func TestSummarizeDiskTypesAndSizes(t *testing.T) {
 	const mib = 1 << 20
 	dyn := vhdxbuild.New(vhdxbuild.Options{VirtualSize: 5 * mib})
