@@ -76,6 +76,7 @@ export async function browserTimes(name, path, url) {
     t.overview = Number(await until(page, () => document.body.dataset.openMs));
     t.counts = Number(await until(page, () => document.body.dataset.countMs, undefined, 120000));
     t.validation = Number(await until(page, () => document.body.dataset.checkMs, undefined, 120000));
+    t.summary = await page.evaluate(() => window.vhdxInspector.state.info.summary);
     t.mapFirst = await mapDraw(page, () => goView(page, '#blocks'));
     t.zoom = await mapDraw(page, () => page.click('[aria-label="Zoom in"]'));
     t.zoomOut = await mapDraw(page, () => page.click('[aria-label="Zoom out"]'));

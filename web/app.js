@@ -8,7 +8,7 @@ import { chainModel, joinsChain, listNames } from './chain.js';
 import { StructuresView } from './structures.js';
 import { ExportView } from './export.js';
 import { renderOverview, renderValidation, countSeverities } from './views.js';
-import { el, hex, humanSize, duration, parseLocation, parseNumber, grouped, stateLabel } from './format.js';
+import { el, hex, humanSize, bothSizes, duration, parseLocation, parseNumber, grouped, stateLabel } from './format.js';
 
 const $ = (id) => document.getElementById(id);
 const body = document.body;
@@ -831,7 +831,7 @@ $('goto-form').addEventListener('submit', async (e) => {
     const toDisk = state.view === 'disk' || loc.kind === 'lba';
     const off = toDisk ? resolveDiskLocation(loc) : await resolveFileLocation(loc);
     const size = toDisk ? diskHex.size : fileHex.size;
-    if (off < 0 || off >= size) throw new Error(`${hex(off)} is beyond the end (${hex(size)} bytes)`);
+    if (off < 0 || off >= size) throw new Error(`${hex(off)} is beyond the end of the ${toDisk ? 'disk' : 'file'} (${bothSizes(size)})`);
     gotoDialog.close();
     navigate(`${toDisk ? 'disk' : 'hex-file'}:${hex(off)}`);
   } catch (err) {

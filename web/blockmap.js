@@ -5,7 +5,7 @@
 // cell) and the cell colour blends the states or layers by count. Zooming
 // asks for a narrower range.
 
-import { el, hex, humanSize, grouped, stateLabel } from './format.js';
+import { el, hex, humanSize, grouped, stateLabel, byteRange } from './format.js';
 
 /** Block states in legend order: engine state number(s), name, CSS colour variable. */
 export const STATES = [
@@ -635,14 +635,14 @@ export class BlockMap {
       }
       const lines = [
         `Blocks ${grouped(a)}–${grouped(b - 1)} (${grouped(b - a)})`,
-        `virtual ${hex(vStart)}–${hex(vEnd - 1)} (${humanSize(vEnd - vStart)})`,
+        `virtual ${byteRange(vStart, vEnd - 1)}`,
         parts.join(', '),
         'click to zoom in',
       ];
       this.showInfo(lines);
       return;
     }
-    this.showInfo([`Block ${grouped(a)}`, `virtual ${hex(vStart)}–${hex(vEnd - 1)}`, '…']);
+    this.showInfo([`Block ${grouped(a)}`, `virtual ${byteRange(vStart, vEnd - 1)}`, '…']);
     try {
       const info = await this.engine.block(a);
       let layer = -1;
@@ -654,7 +654,7 @@ export class BlockMap {
       if (token !== this.descToken) return;
       const head = [
         `Block ${grouped(info.block)}`,
-        `virtual ${hex(info.virtual_offset)}–${hex(info.virtual_offset + info.virtual_length - 1)} (${humanSize(info.virtual_length)})`,
+        `virtual ${byteRange(info.virtual_offset, info.virtual_offset + info.virtual_length - 1)}`,
       ];
       const bat = `BAT entry ${grouped(info.bat_index)} at ${hex(info.bat_entry_offset)}`;
       const st = stateLabel(info.state);

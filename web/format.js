@@ -138,3 +138,12 @@ export function el(tag, attrs, ...children) {
   }
   return e;
 }
+
+/**
+ * A byte range [a, last] shown one way everywhere: both ends included,
+ * said so, with the count: "0x10–0x1f inclusive (16 bytes)".
+ */
+export function byteRange(a, last) {
+  const n = last - a + 1;
+  return `${hex(a)}–${hex(last)} inclusive (${grouped(n)} ${n === 1 ? 'byte' : 'bytes'})`;
+}

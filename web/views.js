@@ -152,7 +152,7 @@ export function renderOverview(root, ctx) {
   const rep = s.replay;
   const logState = s.log_replay_needed
     ? el('span', { 'data-log-state': 'replayed' }, el('span', { class: 'badge warning' }, 'replayed in memory'),
-      ` ${rep ? `${rep.entries} ${rep.entries === 1 ? 'entry' : 'entries'} not yet applied to the file were replayed in memory; the file itself is unchanged` : 'the log was replayed in memory'}`)
+      ` ${rep ? `${rep.entries} log ${rep.entries === 1 ? 'entry was' : 'entries were'} replayed in memory. The file itself is unchanged.` : 'The log was replayed in memory.'}`)
     : el('span', { 'data-log-state': 'clean' }, el('span', { class: 'badge ok' }, 'clean'), ' nothing to replay');
   const hdr = card('Headers and log',
     kv([

@@ -11,7 +11,7 @@
 /* eslint-env worker */
 'use strict';
 
-importScripts('./wasm_exec.js');
+importScripts('./wasm_exec.js', './portwriter.js');
 
 const METHODS = new Set([
   'open', 'openFiles', 'scan', 'check', 'fields', 'blockHistogram', 'layerHistogram', 'block',
@@ -95,10 +95,15 @@ function ownBuffer(value) {
   return value;
 }
 
-/** Writes the merged disk as a standalone VHDX into the file behind handle. */
-async function exportVHDX(id, handle) {
+/**
+ * Writes the merged disk as a standalone VHDX into target: the file behind
+ * a FileSystemFileHandle, or a download streamed through the service
+ * worker (a MessagePort, see portwriter.js).
+ */
+async function exportVHDX(id, target) {
   if (typeof self.vhdxEngine.exportVHDX !== 'function') throw new Error('the engine has no exportVHDX()');
-  if (!handle || typeof handle.createWritable !== 'function') throw new Error('exportVHDX: expected a FileSystemFileHandle');
+  const toPort = typeof MessagePort === 'function' && target instanceof MessagePort;
+  if (!toPort && (!target || typeof target.createWritable !== 'function')) throw new Error('exportVHDX: expected a FileSystemFileHandle or a MessagePort');
   const job = { writable: null, cancelled: false };
   job.cancel = () => {
     job.cancelled = true;
@@ -108,7 +113,7 @@ async function exportVHDX(id, handle) {
   running.set(id, job);
   const progress = progressOf(id);
   try {
-    job.writable = await handle.createWritable({ keepExistingData: false });
+    job.writable = toPort ? new self.PortWriter(target) : await target.createWritable({ keepExistingData: false });
     if (job.cancelled) throw new DOMException('cancelled', 'AbortError');
     const written = await self.vhdxEngine.exportVHDX(job.writable, progress);
     if (job.cancelled) throw new DOMException('cancelled', 'AbortError');
