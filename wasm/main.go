@@ -44,6 +44,13 @@ type engine struct {
 	diskErr error
 	key     string
 
+	// An image in another format (qcow2, raw): vimg is set, img is nil.
+	vimg     *vdisk.Image
+	vd       *vdisk.Disk // its virtual disk; nil when unreadable (diskErr)
+	snapshot string      // the internal snapshot whose disk vd reads, "" for the current one
+	maps     *clusterMaps
+	summary  otherSummary
+
 	cacheOnce sync.Once
 	cache     *idbcache.Cache
 }
@@ -56,6 +63,10 @@ func main() {
 		"openFiles":      e.openFiles,
 		"layerHistogram": e.layerHistogram,
 		"exportVHDX":     e.exportVHDX,
+		"exportQCOW2":    e.exportQCOW2,
+		"l2":             e.l2,
+		"refcountBlock":  e.refcountBlock,
+		"snapshot":       e.selectSnapshot,
 		"check":          e.check,
 		"fields":         e.fields,
 		"blockHistogram": e.blockHistogram,
@@ -145,7 +156,11 @@ type checkResult struct {
 func (e *engine) check(args []js.Value) (any, error) {
 	e.mu.Lock()
 	img, top, key := e.img, e.top, e.key
+	vimg, vd := e.vimg, e.vd
 	e.mu.Unlock()
+	if vimg != nil {
+		return checkOther(args, top, vimg, vd)
+	}
 	if img == nil {
 		return nil, errors.New("no image is open")
 	}
@@ -181,6 +196,9 @@ func (e *engine) check(args []js.Value) (any, error) {
 func (e *engine) fields([]js.Value) (any, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.vimg != nil {
+		return jsonString(e.vimg.Fields())
+	}
 	img, err := e.current()
 	if err != nil {
 		return nil, err
@@ -191,6 +209,9 @@ func (e *engine) fields([]js.Value) (any, error) {
 func (e *engine) report([]js.Value) (any, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.vimg != nil {
+		return e.reportOther()
+	}
 	img, err := e.current()
 	if err != nil {
 		return nil, err
