@@ -197,7 +197,11 @@ func (e *engine) fields([]js.Value) (any, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.vimg != nil {
-		return jsonString(e.vimg.Fields())
+		f := e.vimg.Fields()
+		if f == nil { // a raw image has no structures
+			f = []vdisk.Field{}
+		}
+		return jsonString(f)
 	}
 	img, err := e.current()
 	if err != nil {
