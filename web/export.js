@@ -187,7 +187,7 @@ export class ExportView {
     return el('section', { class: 'card', 'aria-labelledby': 'export-qcow2-title' },
       el('h2', { id: 'export-qcow2-title' }, this.chain ? 'Merged qcow2 (standalone)' : 'qcow2'),
       el('p', {}, `The virtual disk${this.chain ? ' as the whole chain reads it' : ''} as one qcow2 image without a backing file, allocating only clusters that hold data, written in one pass.`),
-      el('p', { class: 'toolbar' }, compress, start, ui.cancel),
+      el('p', { class: 'toolbar' }, el('label', {}, 'Clusters ', compress), start, ui.cancel),
       why ? el('p', { class: 'note warn', id: 'export-qcow2-note' }, why) : null, ui.progress, ui.text);
   }
 

@@ -22,7 +22,7 @@ const EXTENSIONS = {
 
 /** "backing file" or "data file" for a layer role; the chain's wording. */
 function roleLabel(role) {
-  return role === 'image' ? 'the image shown' : role;
+  return role === 'image' ? 'image' : role;
 }
 
 /** A file picker (several files at once) for the file the chain is missing. */
@@ -314,7 +314,7 @@ export class Qcow2Structures extends StructuresView {
         const stored = x.kind === 'normal' || x.kind === 'compressed' || x.kind === 'zero_allocated';
         // With an external data file the host offset is in that file, not this one.
         const host = q.data_file ? el('span', { class: 'mono', title: `in ${q.data_file}` }, `${hex(x.host_offset)} in ${q.data_file}`) : this.offLink(x.host_offset, x.compressed_length || cs, hex(x.host_offset));
-        rows.push([String(x.index), this.offLink(x.offset, q.extended_l2 ? 16 : 8), el('span', {}, stateSwatch(x.kind), stateLabel(x.kind)),
+        rows.push([String(x.index), this.offLink(x.offset, q.extended_l2 ? 16 : 8), el('span', { class: 'nowrap' }, stateSwatch(x.kind), stateLabel(x.kind)),
           stored ? host : '—',
           x.compressed_length ? `${grouped(x.compressed_length)} bytes` : '—', x.copied ? 'yes' : 'no',
           link(hex(guest), () => this.opts.openDisk(guest))]);
