@@ -84,7 +84,7 @@ type BAT struct {
 }
 
 func newBAT(r io.ReaderAt, region RegionEntry, m *Metadata) *BAT {
-	b := &BAT{Offset: int64(region.FileOffset), Length: int64(region.Length), ChunkRatio: m.ChunkRatio(), BlockCount: m.BlockCount(), r: r, pages: map[uint64][]uint64{}}
+	b := &BAT{Offset: fileEnd(region.FileOffset, 0), Length: int64(region.Length), ChunkRatio: m.ChunkRatio(), BlockCount: m.BlockCount(), r: r, pages: map[uint64][]uint64{}}
 	chunks := (b.BlockCount + b.ChunkRatio - 1) / b.ChunkRatio
 	if m.HasParent {
 		b.EntryCount = chunks * (b.ChunkRatio + 1)

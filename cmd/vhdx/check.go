@@ -62,8 +62,12 @@ func runCheck(stdout io.Writer, asJSON bool, args []string) error {
 // parent, naming the file in each of their findings.
 func (s *session) checkParents(img *vhdx.Image, name string) []vhdx.Finding {
 	disk, err := s.openDisk(img, name)
-	if err != nil {
+	var ce *vhdx.ChainError
+	switch {
+	case errors.As(err, &ce):
 		return []vhdx.Finding{chainFinding(img, err)}
+	case err != nil:
+		return nil // the image itself cannot be read: Check says why
 	}
 	var out []vhdx.Finding
 	for _, l := range disk.Layers()[1:] {
