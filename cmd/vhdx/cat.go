@@ -7,10 +7,13 @@ import (
 	"io"
 )
 
-func defineCat(*flag.FlagSet) runner { return runCat }
-
-func runCat(stdout io.Writer, args []string) error {
+func defineCat(fs *flag.FlagSet) runner {
 	s := &session{}
+	s.flags(fs)
+	return func(stdout io.Writer, args []string) error { return runCat(s, stdout, args) }
+}
+
+func runCat(s *session, stdout io.Writer, args []string) error {
 	defer s.close()
 	_, disk, err := s.openImageDisk(args[0])
 	if err != nil {

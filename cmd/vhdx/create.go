@@ -71,11 +71,11 @@ func runCreate(c *createFlags, args []string) error {
 		return &exitError{2, fmt.Errorf("VIRTUAL_SIZE is needed unless --parent is given")}
 	}
 	if c.parent != "" {
-		parent, err := s.openImage(c.parent)
+		parent, err := s.openVHDX(c.parent)
 		if err != nil {
 			return err
 		}
-		s.openDisk(parent, c.parent) // opens the parent's own chain, which the output must not replace
+		s.openVHDXChain(parent, c.parent) // opens the parent's own chain, which the output must not replace
 		opt.Parent, err = parentInfo(parent, c.parent, name)
 		if err != nil {
 			return err

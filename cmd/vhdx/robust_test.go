@@ -87,7 +87,7 @@ func TestParentFlagWithoutLocator(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "metadata.parent_locator_missing") || !strings.Contains(out, "chain.parent_missing") {
 		t.Errorf("check: exit %d\n%s%s", code, out, errs)
 	}
-	if code, out, errs := runMain(nil, "info", p); code != 0 || !strings.Contains(out, "parent chain") {
+	if code, out, errs := runMain(nil, "info", p); code != 0 || !strings.Contains(out, "chain:                   BROKEN") {
 		t.Errorf("info: exit %d\n%s%s", code, out, errs)
 	}
 	for _, cmd := range []string{"map", "cat"} {

@@ -85,7 +85,7 @@ func copyIn(w *vhdx.Writer, s *session, name string, off int64, r io.Reader) err
 	size := int64(img.Metadata.VirtualSize)
 	// current reads the disk as it stands, to complete partial sectors.
 	current := func(p []byte, at int64) error {
-		disk, err := s.openDisk(w.Image(), name)
+		disk, err := s.openVHDXChain(w.Image(), name)
 		if err != nil {
 			return err
 		}
