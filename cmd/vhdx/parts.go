@@ -174,7 +174,7 @@ func printParts(w io.Writer, out *partsJSON) {
 		}
 		switch fs := p.Filesystem; {
 		case p.FilesystemError != "":
-			fmt.Fprintf(w, "  filesystem: unreadable: %s\n", p.FilesystemError)
+			fmt.Fprintf(w, "  filesystem: unreadable: %s\n", escape(p.FilesystemError))
 		case fs != nil:
 			fmt.Fprintf(w, "  filesystem: %s", fs.Type)
 			if fs.Version != "" {
@@ -193,7 +193,7 @@ func printParts(w io.Writer, out *partsJSON) {
 	if len(out.Findings) > 0 {
 		fmt.Fprintln(w, "\nFindings:")
 		for _, f := range out.Findings {
-			fmt.Fprintf(w, "  %-7s %s at %#x: %s [%s]\n", f.Severity, f.Structure, f.Offset, f.Message, f.Code)
+			fmt.Fprintf(w, "  %-7s %s at %#x: %s [%s]\n", f.Severity, escape(f.Structure), f.Offset, escape(f.Message), f.Code)
 		}
 	}
 }
