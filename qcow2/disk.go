@@ -176,7 +176,7 @@ func (d *Disk) readCompressed(e Extent, dst []byte) error {
 // inflate decompresses the whole cluster of e into dst.
 func (d *Disk) inflate(lv *level, e Extent, dst []byte) error {
 	img := lv.img
-	where := fmt.Sprintf("compressed cluster at %#x", e.FileOffset)
+	const where = "compressed cluster"
 	if e.FileOffset >= img.Size {
 		return formatErr(ErrTruncated, where, e.FileOffset, "the data starts past the end of the file")
 	}
