@@ -179,6 +179,7 @@ const (
 	FeatureAutoclear    FeatureKind = 2
 )
 
+// String returns "incompatible", "compatible" or "autoclear".
 func (k FeatureKind) String() string {
 	switch k {
 	case FeatureIncompatible:
