@@ -93,8 +93,10 @@ func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 	if int64(len(p)) > d.size-off {
 		p, eof = p[:d.size-off], io.EOF
 	}
-	// Contiguous stored extents of one file are read with one call.
+	// Contiguous stored extents of one file are read with one call, and
+	// so are neighbouring compressed clusters.
 	var pend Extent
+	batch := compressedBatch{d: d}
 	flush := func() error {
 		if pend.Length == 0 {
 			return nil
@@ -118,6 +120,12 @@ func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 			pend = e
 			return nil
 		case Compressed:
+			if e.cpos == 0 && e.Length == d.levelOf(e.Layer).img.Header.ClusterSize() {
+				return batch.add(e, dst)
+			}
+			if err := batch.flush(); err != nil {
+				return err
+			}
 			return d.readCompressed(e, dst)
 		}
 		clear(dst)
@@ -125,6 +133,9 @@ func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 	})
 	if err == nil {
 		err = flush()
+	}
+	if err == nil {
+		err = batch.flush()
 	}
 	if err != nil {
 		return 0, err
@@ -175,25 +186,76 @@ func (d *Disk) readCompressed(e Extent, dst []byte) error {
 
 // inflate decompresses the whole cluster of e into dst.
 func (d *Disk) inflate(lv *level, e Extent, dst []byte) error {
-	img := lv.img
-	const where = "compressed cluster"
+	b := compressedBatch{d: d}
+	if err := b.add(e, dst); err != nil {
+		return err
+	}
+	return b.flush()
+}
+
+// compressedBatch gathers whole compressed clusters stored near each
+// other in one file, to read their data with one call.
+type compressedBatch struct {
+	d     *Disk
+	img   *Image
+	ext   []Extent
+	dst   [][]byte
+	start int64 // file offset of the first cluster's data
+	end   int64 // end of the last cluster's data (within the file)
+	sum   int64 // stored bytes of the clusters
+}
+
+// maxBatchSpan bounds the bytes one batch reads.
+const maxBatchSpan = 8 << 20
+
+// add adds compressed extent e, whose cluster fills dst.
+func (b *compressedBatch) add(e Extent, dst []byte) error {
+	img := b.d.levelOf(e.Layer).img
 	if e.FileOffset >= img.Size {
-		return formatErr(ErrTruncated, where, e.FileOffset, "the data starts past the end of the file")
+		return formatErr(ErrTruncated, "compressed cluster", e.FileOffset, "the data starts past the end of the file")
 	}
 	// The stored length may run past the end of the file: read what is there.
-	n := min(e.clen, img.Size-e.FileOffset)
+	end := e.FileOffset + min(e.clen, img.Size-e.FileOffset)
+	if len(b.ext) > 0 {
+		lo, hi := min(b.start, e.FileOffset), max(b.end, end)
+		if img != b.img || hi-lo > maxBatchSpan || hi-lo > 2*(b.sum+end-e.FileOffset) {
+			if err := b.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(b.ext) == 0 {
+		b.img, b.start, b.end = img, e.FileOffset, end
+	}
+	b.start, b.end = min(b.start, e.FileOffset), max(b.end, end)
+	b.sum += end - e.FileOffset
+	b.ext = append(b.ext, e)
+	b.dst = append(b.dst, dst)
+	return nil
+}
+
+// flush reads and decompresses the clusters gathered.
+func (b *compressedBatch) flush() error {
+	if len(b.ext) == 0 {
+		return nil
+	}
+	defer func() { b.ext, b.dst, b.sum = b.ext[:0], b.dst[:0], 0 }()
+	n := b.end - b.start
 	bp, _ := compressedBufs.Get().(*[]byte)
 	if bp == nil || int64(cap(*bp)) < n {
-		b := make([]byte, n)
-		bp = &b
+		buf := make([]byte, n)
+		bp = &buf
 	}
 	defer compressedBufs.Put(bp)
 	src := (*bp)[:n]
-	if err := readFull(img.r, src, e.FileOffset, where); err != nil {
+	if err := readFull(b.img.r, src, b.start, "compressed clusters"); err != nil {
 		return err
 	}
-	if err := img.decompressCluster(dst, src); err != nil {
-		return formatErr(ErrCorrupt, where, e.FileOffset, "cannot decompress: %v", err)
+	for i, e := range b.ext {
+		data := src[e.FileOffset-b.start : min(e.FileOffset+e.clen, b.end)-b.start]
+		if err := b.img.decompressCluster(b.dst[i], data); err != nil {
+			return formatErr(ErrCorrupt, "compressed cluster", e.FileOffset, "cannot decompress: %v", err)
+		}
 	}
 	return nil
 }
