@@ -92,15 +92,13 @@ func (q qcow2Image) openDisk(img *Image, resolve Resolver, snapshot string) (*Di
 	if !errors.As(err, &ce) {
 		return nil, err
 	}
-	out := &ChainError{From: ce.Child, Ref: Reference{Role: RoleBacking, Name: path.Base(ce.Parent), Offset: -1}, Msg: ce.Msg, Found: qcow2Layers(ce.Found), cause: err}
-	if n := len(ce.Found); n > 0 && ce.Found[n-1].Image != nil {
-		from := ce.Found[n-1].Image
-		if from.DataFile != "" && (from.DataFile == ce.Parent || from.BackingFile == "") {
-			out.Ref = qcow2Ref(from, qcow2.Reference{Kind: qcow2.DataFile, Name: from.DataFile})
-		} else if from.BackingFile != "" {
-			out.Ref = qcow2Ref(from, qcow2.Reference{Kind: qcow2.BackingFile, Name: from.BackingFile, Format: from.BackingFormat})
+	var from *qcow2.Image // the image that refers to the file, for the offset where it does
+	for _, l := range ce.Found {
+		if l.Image != nil {
+			from = l.Image
 		}
 	}
+	out := &ChainError{From: ce.Child, Ref: qcow2Ref(from, ce.Ref), Msg: ce.Msg, Found: qcow2Layers(ce.Found), cause: err}
 	switch {
 	case errors.Is(err, qcow2.ErrBackingNotFound):
 		out.Err = ErrMissing

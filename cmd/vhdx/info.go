@@ -28,28 +28,36 @@ func runInfo(s *session, stdout io.Writer, asJSON bool, args []string) error {
 		return err
 	}
 	disk, diskErr := s.openDisk(img)
-	o, err := report.OverviewOf(img, disk, diskErr)
-	if err != nil {
-		return err
+	// A BAT that cannot be read in full still leaves the rest to show.
+	o, countErr := report.OverviewOf(img, disk, diskErr)
+	if o == nil {
+		return countErr
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(o)
+		if err := enc.Encode(o); err != nil {
+			return err
+		}
+	} else {
+		printOverview(stdout, o)
+		switch n := img.Native().(type) {
+		case *vhdx.Image:
+			printVHDX(stdout, n, o.VHDX)
+		case *qcow2.Image:
+			printQCOW2(stdout, o.QCOW2)
+		}
 	}
-	printOverview(stdout, o)
-	switch n := img.Native().(type) {
-	case *vhdx.Image:
-		printVHDX(stdout, n, o.VHDX)
-	case *qcow2.Image:
-		printQCOW2(stdout, o.QCOW2)
+	if countErr != nil {
+		return fmt.Errorf("%s: block counts are incomplete: %w", args[0], countErr)
 	}
 	return nil
 }
 
 // field prints one "key: value" line of a text report.
+// Strings from the file are escaped (see escape).
 func field(w io.Writer, k string, format string, a ...any) {
-	fmt.Fprintf(w, "  %-24s "+format+"\n", append([]any{k + ":"}, a...)...)
+	fmt.Fprintf(w, "  %-24s "+format+"\n", escapeArgs(append([]any{k + ":"}, a...))...)
 }
 
 // printOverview prints what every format has in common.
@@ -188,7 +196,7 @@ func printVHDX(w io.Writer, img *vhdx.Image, out *report.VHDXInfo) {
 			}
 			p(fmt.Sprintf("entry @%#x", e.Offset), "seq %d, %d descriptors, tail %#x, flushed %#x, last %#x, %s", e.SequenceNumber, len(e.Descriptors), e.Tail, e.FlushedFileOffset, e.LastFileOffset, status)
 			for _, d := range e.Descriptors {
-				fmt.Fprintf(w, "      %s -> file offset %#x, %d bytes\n", d.Signature, d.TargetOffset, d.Length)
+				fmt.Fprintf(w, "      %s -> file offset %#x, %d bytes\n", escape(d.Signature), d.TargetOffset, d.Length)
 			}
 		}
 	}

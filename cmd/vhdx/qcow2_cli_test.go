@@ -90,6 +90,36 @@ func TestQCOW2Commands(t *testing.T) {
 	mustSucceed(t, "convert", top, vhdxOut)
 	runTool(t, "qemu-img", "compare", "-f", "vhdx", "-F", "raw", vhdxOut, want)
 
+	// To qcow2, plain and compressed: qemu-img finds no error and no leak,
+	// and reads the same disk.
+	for _, flags := range [][]string{{}, {"--compress", "zlib"}, {"--compress", "zstd", "--cluster-size", "4K"}} {
+		q := filepath.Join(dir, "out"+strings.Join(flags, "")+".qcow2")
+		mustSucceed(t, append(append([]string{"convert"}, flags...), top, q)...)
+		var chk struct {
+			CheckErrors int `json:"check-errors"`
+			Leaks       int `json:"leaks"`
+			Corruptions int `json:"corruptions"`
+		}
+		if err := json.Unmarshal(runTool(t, "qemu-img", "check", "--output=json", q), &chk); err != nil || chk.CheckErrors+chk.Leaks+chk.Corruptions != 0 {
+			t.Errorf("qemu-img check %v: %+v %v", flags, chk, err)
+		}
+		runTool(t, "qemu-img", "compare", "-f", "qcow2", "-F", "raw", q, want)
+		if got := mustSucceed(t, "cat", q); !bytes.Equal(got, wantBytes) {
+			t.Errorf("cat of our qcow2 %v differs", flags)
+		}
+	}
+	// A VHDX checkpoint chain becomes one qcow2 in one pass.
+	child, chainBytes := writeChain(t, filepath.Join(dir, "hyperv"))
+	merged := filepath.Join(dir, "merged.qcow2")
+	mustSucceed(t, "merge", "--compress", "zstd", child, merged)
+	if got := mustSucceed(t, "cat", merged); !bytes.Equal(got, chainBytes) {
+		t.Error("the merged qcow2 differs from the VHDX chain")
+	}
+	runTool(t, "qemu-img", "check", merged)
+	if r := runCLI(t, "convert", "--compress", "zstd", top, filepath.Join(dir, "x.vhdx")); r.code != 2 {
+		t.Errorf("--compress with a VHDX output: exit %d", r.code)
+	}
+
 	// A missing backing file is named, with a code of its own.
 	if err := os.Rename(filepath.Join(dir, "vm", "base.raw"), filepath.Join(dir, "base.raw")); err != nil {
 		t.Fatal(err)
