@@ -111,4 +111,3 @@ func (b *compressedBatch) flush() error {
 
 // compressedBufs holds buffers for compressed data read from the file.
 var compressedBufs sync.Pool // of *[]byte
-
