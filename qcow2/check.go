@@ -132,7 +132,7 @@ func (c *checker) headerFindings() {
 		c.add(countNone, "header.corrupt", SeverityError, "header", 72, "the corrupt bit is set: QEMU found corruption and opens the image read-only")
 	}
 	if img.readErr != nil {
-		code := "header.unreadable"
+		code := "image.unreadable"
 		var fe *FormatError
 		if errors.As(img.readErr, &fe) {
 			switch fe.Err {
