@@ -75,6 +75,16 @@ best_ns() {
 }
 
 
+# cpu_s OUT CMD...: runs CMD once more and prints its user + system CPU
+# seconds, a figure other load on the machine blurs less than wall time.
+cpu_s() {
+	local out=$1
+	shift
+	rm -f "$out"
+	/usr/bin/time -f '%U %S' -o "$work/time" "$@" >/dev/null
+	awk '{ printf "%.2f", $1 + $2 }' "$work/time"
+}
+
 mbps() { awk -v b="$1" -v ns="$2" 'BEGIN { printf "%.0f", b * 1000 / ns }'; }         # BYTES NS
 ms() { awk -v ns="$1" 'BEGIN { printf "%.0f", ns / 1e6 }'; }                          # NS
 speedup() { awk -v ours="$1" -v other="$2" 'BEGIN { printf "%.2f", other / ours }'; } # times -> speed ratio
@@ -92,20 +102,24 @@ same() {                                                                        
 
 echo
 echo "raw -> qcow2 (64 KiB clusters), $size_mib MiB, best of $runs:"
-printf '  %-12s %10s %10s %10s %10s %12s %12s\n' "" "vhdx ms" "qemu ms" "vhdx MB/s" "qemu MB/s" "vhdx MiB" "qemu MiB"
+printf '  %-6s %9s %9s %10s %10s %9s %9s %9s %9s\n' "" "vhdx ms" "qemu ms" "vhdx MB/s" "qemu MB/s" "vhdx CPU" "qemu CPU" "vhdx MiB" "qemu MiB"
 for comp in none zlib zstd; do
 	case $comp in
 	none) opts=() qopts=() ;;
 	zlib) opts=(--compress zlib) qopts=(-c) ;;
 	zstd) opts=(--compress zstd) qopts=(-c -o compression_type=zstd) ;;
 	esac
-	t_ours=$(best_ns "$work/ours.qcow2" "$vhdx" convert "${opts[@]}" "$raw" "$work/ours.qcow2")
-	same "ours, $comp" "$work/ours.qcow2"
-	t_qemu=$(best_ns "$work/qemu.qcow2" qemu-img convert -f raw -O qcow2 "${qopts[@]}" "$raw" "$work/qemu.qcow2")
+	ours=("$vhdx" convert "${opts[@]}" "$raw" "$work/ours.qcow2")
+	qemu=(qemu-img convert -f raw -O qcow2 "${qopts[@]}" "$raw" "$work/qemu.qcow2")
+	t_ours=$(best_ns "$work/ours.qcow2" "${ours[@]}")
+	c_ours=$(cpu_s "$work/ours.qcow2" "${ours[@]}")
+	same "vhdx, $comp" "$work/ours.qcow2"
+	t_qemu=$(best_ns "$work/qemu.qcow2" "${qemu[@]}")
+	c_qemu=$(cpu_s "$work/qemu.qcow2" "${qemu[@]}")
 	same "qemu-img, $comp" "$work/qemu.qcow2"
-	printf '  %-12s %10s %10s %10s %10s %12s %12s   vhdx/qemu speed %sx\n' "$comp" \
-		"$(ms "$t_ours")" "$(ms "$t_qemu")" "$(mbps "$bytes" "$t_ours")" "$(mbps "$bytes" "$t_qemu")" \
-		"$(mib "$work/ours.qcow2")" "$(mib "$work/qemu.qcow2")" "$(speedup "$t_ours" "$t_qemu")"
+	printf '  %-6s %9s %9s %10s %10s %8ss %8ss %9s %9s   vhdx/qemu speed %sx, CPU %sx\n' "$comp" \
+		"$(ms "$t_ours")" "$(ms "$t_qemu")" "$(mbps "$bytes" "$t_ours")" "$(mbps "$bytes" "$t_qemu")" "$c_ours" "$c_qemu" \
+		"$(mib "$work/ours.qcow2")" "$(mib "$work/qemu.qcow2")" "$(speedup "$t_ours" "$t_qemu")" "$(speedup "$c_ours" "$c_qemu")"
 	rm -f "$work/ours.qcow2" "$work/qemu.qcow2"
 done
-echo "  (speed above 1: vhdx is faster; $(nproc) CPUs, GOMAXPROCS ${GOMAXPROCS:-default})"
+echo "  (ratios above 1: vhdx is faster or takes less CPU; $(nproc) CPUs, GOMAXPROCS ${GOMAXPROCS:-default})"
