@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +83,14 @@ func TestLogReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCodes(t, img, codes{"log.replay_needed": sevW})
+	for _, f := range img.Check() {
+		if f.Code == "log.replay_needed" && !strings.Contains(f.Message, "2 entries of its log were replayed in memory (the active sequence has 2 entries)") {
+			t.Errorf("replay message %q: counts must agree in number", f.Message)
+		}
+	}
+	if got := vhdx.LogEntryName(0); got != "log entry 1" {
+		t.Errorf("LogEntryName(0) = %q", got)
+	}
 
 	l := img.Log
 	if !l.ReplayNeeded || l.GUID != vb.DefaultLogGUID || l.Offset != int64(fx.im.LogOffset) || l.Length != fx.im.LogLength {
