@@ -170,6 +170,25 @@ func makeSwap(t testing.TB, path string) {
 	disktest.Run(t, "mkswap", "-L", "swap läbel", path)
 }
 
+func makeLUKS(args ...string) func(testing.TB, string) {
+	return func(t testing.TB, path string) {
+		disktest.Need(t, "cryptsetup")
+		disktest.RunInput(t, "passphrase", "cryptsetup", append(append([]string{"luksFormat", "--batch-mode", "--pbkdf-force-iterations", "1000"}, args...), path, "-")...)
+	}
+}
+
+// checkLUKS: a container's size is its range's.
+func checkLUKS(t testing.TB, path string, info *Info) {
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, "size", info.Size, st.Size())
+	if !info.Container {
+		t.Error("LUKS is a container")
+	}
+}
+
 var fsCases = []fsCase{
 	{"ext2", 64 << 20, mkfs("mkfs.ext2", "-q", "-F", "-L", "ext2 label"), checkExt},
 	{"ext3", 64 << 20, mkfs("mkfs.ext3", "-q", "-F", "-L", "ext3"), checkExt},
@@ -188,6 +207,8 @@ var fsCases = []fsCase{
 	{"exfat-4k", 64 << 20, mkfs("mkfs.exfat", "-c", "4096"), checkExFAT},
 	{"swap", 64 << 20, makeSwap, checkSwap},
 	{"iso9660", 0, makeISO, checkISO},
+	{"luks1", 16 << 20, makeLUKS("--type", "luks1"), checkLUKS},
+	{"luks2", 32 << 20, makeLUKS("--type", "luks2", "--pbkdf", "pbkdf2", "--label", "secret"), checkLUKS},
 }
 
 // TestProbeAgainstBlkid makes each filesystem with its own mkfs and checks
