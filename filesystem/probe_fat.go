@@ -162,11 +162,12 @@ func fatRootDir(p *prober, v fatVolume) ([]byte, error) {
 }
 
 // chain reads the clusters of a chain from its first cluster, following
-// 32-bit FAT entries (masked) at fatOffset, up to fatMaxRootDir bytes. A
-// chain that leaves the range or ends early is returned as far as read.
+// 32-bit FAT entries (masked) at fatOffset: the first cluster, then more
+// up to fatMaxRootDir bytes. A chain that leaves the range or ends early
+// is returned as far as read.
 func (p *prober) chain(structure string, first, clusters uint32, fatOffset int64, mask uint32, at func(uint32) int64, cluster int64) ([]byte, error) {
 	var out []byte
-	for c := first; c >= 2 && c-2 < clusters && int64(len(out))+cluster <= fatMaxRootDir; {
+	for c := first; c >= 2 && c-2 < clusters && (out == nil || int64(len(out))+cluster <= fatMaxRootDir); {
 		b, err := p.read(structure, at(c), int(cluster))
 		if err != nil {
 			return out, ignoreOutside(err)

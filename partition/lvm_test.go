@@ -43,6 +43,15 @@ func TestLVMAgainstPvck(t *testing.T) {
 			t.Errorf("pvck does not print %q", field)
 		}
 	}
+	// The fields sit where pvck says the structures are.
+	for _, fl := range l.Fields() {
+		if fl.Name == "signature" && string(pv[fl.Offset:fl.Offset+8]) != "LABELONE" {
+			t.Errorf("label field at %d", fl.Offset)
+		}
+		if fl.Name == "magic" && !strings.Contains(out, fmt.Sprintf("mda_header_1 at %d", fl.Offset-4)) {
+			t.Errorf("metadata area header field at %d; pvck:\n%s", fl.Offset, out)
+		}
+	}
 	b := disktest.Run(t, "blkid", "-p", "-o", "value", "-s", "UUID", path)
 	if l.PV.UUID != strings.TrimSpace(b) {
 		t.Errorf("PV UUID %s, blkid %s", l.PV.UUID, b)
