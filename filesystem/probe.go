@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"strings"
 	"unicode/utf16"
 
@@ -206,4 +207,13 @@ func flagNames(v uint64, names map[uint64]string) []string {
 // isPow2 reports whether v is a power of two within [lo, hi].
 func isPow2(v, lo, hi int64) bool {
 	return v >= lo && v <= hi && v&(v-1) == 0
+}
+
+// popcount counts the set bits of b.
+func popcount(b []byte) int64 {
+	var n int
+	for _, x := range b {
+		n += bits.OnesCount8(x)
+	}
+	return int64(n)
 }

@@ -2,7 +2,6 @@ package filesystem
 
 import (
 	"fmt"
-	"math/bits"
 	"strings"
 )
 
@@ -258,13 +257,4 @@ func fatCountFree(b []byte, first, entries int64, width int) int64 {
 		}
 	}
 	return free
-}
-
-// popcount counts the set bits of b.
-func popcount(b []byte) int64 {
-	var n int
-	for _, x := range b {
-		n += bits.OnesCount8(x)
-	}
-	return int64(n)
 }
