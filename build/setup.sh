@@ -27,8 +27,9 @@ apt_needs=(
 	"mkfs.exfat exfatprogs"
 	"mkfs.xfs xfsprogs"
 	"mkfs.btrfs btrfs-progs"
+	"mcopy mtools"
 	"xorriso xorriso"
-	"pvcreate lvm2"
+	"pvck lvm2"
 	"cryptsetup cryptsetup-bin"
 )
 

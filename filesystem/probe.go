@@ -44,9 +44,9 @@ type Info struct {
 	// BlockSize is the block or cluster size in bytes (the page size for
 	// swap, the logical block size for ISO 9660), 0 if it has none.
 	BlockSize int64 `json:"block_size"`
-	// Used is the number of bytes in use as the filesystem counts them,
-	// -1 when it is not known without walking the filesystem (NTFS, LVM2,
-	// LUKS, swap).
+	// Used is the number of bytes in use as the filesystem counts them
+	// (for FAT, exFAT and NTFS: Size less the free clusters), -1 when it is
+	// not known (LVM2, LUKS, swap, or a structure that cannot be read).
 	Used int64 `json:"used"`
 	// Version is the on-disk format version, e.g. "5" for XFS v5, "3.1"
 	// for NTFS, "1" for swap.

@@ -2,6 +2,7 @@ package filesystem
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -106,7 +107,8 @@ func checkNTFS(t testing.TB, path string, info *Info) {
 	sector := number(t, out, `Sector Size:`)
 	want(t, "block size", info.BlockSize, number(t, out, `Cluster Size:`))
 	want(t, "size", info.Size, (number(t, out, `Total Sector Range: 0 -`)+1)*sector)
-	want(t, "used", info.Used, -1)
+	free := number(t, disktest.Run(t, "ntfsinfo", "-m", "-f", path), `Free Clusters:`)
+	want(t, "used", info.Used, info.Size-free*info.BlockSize)
 }
 
 func checkFAT(t testing.TB, path string, info *Info) {
@@ -165,6 +167,30 @@ func makeISO(t testing.TB, path string) {
 	disktest.Run(t, "xorriso", "-as", "mkisofs", "-quiet", "-J", "-V", "Probe ISO", "-o", path, dir)
 }
 
+// makeNTFSFiles makes an NTFS volume and copies a 3 MiB file into it, so
+// that more than the metadata is in use.
+func makeNTFSFiles(t testing.TB, path string) {
+	disktest.Need(t, "mkntfs", "ntfscp")
+	disktest.Run(t, "mkntfs", "-F", "-Q", "-q", "-L", "with files", path)
+	f := filepath.Join(t.TempDir(), "data.bin")
+	if err := os.WriteFile(f, bytes.Repeat([]byte("ntfs data "), 300<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	disktest.Run(t, "ntfscp", path, f, "data.bin")
+}
+
+// makeFATFiles makes a FAT32 volume and copies a 3 MiB file into it with
+// mtools.
+func makeFATFiles(t testing.TB, path string) {
+	disktest.Need(t, "mkfs.vfat", "mcopy")
+	disktest.Run(t, "mkfs.vfat", "-F", "32", "-n", "FILES", path)
+	f := filepath.Join(t.TempDir(), "data.bin")
+	if err := os.WriteFile(f, bytes.Repeat([]byte("fat data "), 350<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	disktest.Run(t, "mcopy", "-i", path, f, "::data.bin")
+}
+
 func makeSwap(t testing.TB, path string) {
 	disktest.Need(t, "mkswap")
 	disktest.Run(t, "mkswap", "-L", "swap läbel", path)
@@ -198,10 +224,12 @@ var fsCases = []fsCase{
 	{"xfs-v4", 300 << 20, mkfs("mkfs.xfs", "-q", "-f", "-m", "crc=0", "-L", "v4"), checkXFS},
 	{"btrfs", 300 << 20, mkfs("mkfs.btrfs", "-q", "-f", "-L", "btrfs label"), checkBtrfs},
 	{"ntfs", 64 << 20, mkfs("mkntfs", "-F", "-Q", "-q", "-L", "NTFS Läbel"), checkNTFS},
+	{"ntfs-files", 64 << 20, makeNTFSFiles, checkNTFS},
 	{"ntfs-64k", 64 << 20, mkfs("mkntfs", "-F", "-Q", "-q", "-c", "65536", "-L", "big clusters"), checkNTFS},
 	{"fat12", 4 << 20, mkfs("mkfs.vfat", "-F", "12", "-n", "FAT12LBL"), checkFAT},
 	{"fat16", 64 << 20, mkfs("mkfs.vfat", "-F", "16", "-n", "FAT16 LBL"), checkFAT},
 	{"fat32", 300 << 20, mkfs("mkfs.vfat", "-F", "32", "-n", "FAT32LABEL"), checkFAT},
+	{"fat32-files", 300 << 20, makeFATFiles, checkFAT},
 	{"fat32-nolabel", 300 << 20, mkfs("mkfs.vfat", "-F", "32", "-S", "4096"), checkFAT},
 	{"exfat", 300 << 20, mkfs("mkfs.exfat", "-L", "exFAT Läbel"), checkExFAT},
 	{"exfat-4k", 64 << 20, mkfs("mkfs.exfat", "-c", "4096"), checkExFAT},
