@@ -3,11 +3,13 @@ package filesystem
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
@@ -215,6 +217,52 @@ func checkLUKS(t testing.TB, path string, info *Info) {
 	}
 }
 
+// imageDir holds the images the cases make, once per test process: the
+// tests and the fuzzer's seeds share them.
+var (
+	imageDir string
+	images   sync.Map // case name -> *madeImage
+)
+
+type madeImage struct {
+	once sync.Once
+	path string
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "filesystem-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	imageDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// image makes the case's filesystem on first use and returns its path.
+func (c fsCase) image(t testing.TB) string {
+	t.Helper()
+	v, _ := images.LoadOrStore(c.name, &madeImage{})
+	mi := v.(*madeImage)
+	mi.once.Do(func() {
+		path := filepath.Join(imageDir, c.name+".img")
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(path, max(c.size, 1)); err != nil {
+			t.Fatal(err)
+		}
+		c.make(t, path)
+		mi.path = path
+	})
+	if mi.path == "" {
+		t.Fatalf("making %s failed earlier", c.name)
+	}
+	return mi.path
+}
+
 var fsCases = []fsCase{
 	{"ext2", 64 << 20, mkfs("mkfs.ext2", "-q", "-F", "-L", "ext2 label"), checkExt},
 	{"ext3", 64 << 20, mkfs("mkfs.ext3", "-q", "-F", "-L", "ext3"), checkExt},
@@ -246,8 +294,7 @@ func TestProbeAgainstBlkid(t *testing.T) {
 	disktest.Need(t, "blkid")
 	for _, c := range fsCases {
 		t.Run(c.name, func(t *testing.T) {
-			path := disktest.Sparse(t, c.name+".img", max(c.size, 1))
-			c.make(t, path)
+			path := c.image(t)
 			info := probeFile(t, path)
 			b := blkid(t, path)
 			bt, ok := blkidTypes[info.Type]
