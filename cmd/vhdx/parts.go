@@ -243,7 +243,11 @@ func printParts(w io.Writer, out *partsJSON) {
 			fmt.Fprintf(w, "  attributes: %s\n", strings.Join(p.Attributes, " "))
 		}
 		if p.Blocks != nil {
-			fmt.Fprintf(w, "  %s: %d-%d\n", out.BlockUnit, p.Blocks[0], p.Blocks[1])
+			if p.Blocks[0] == p.Blocks[1] {
+				fmt.Fprintf(w, "  %s: %d\n", out.BlockUnit, p.Blocks[0])
+			} else {
+				fmt.Fprintf(w, "  %s: %d-%d\n", out.BlockUnit, p.Blocks[0], p.Blocks[1])
+			}
 		}
 		switch {
 		case p.FilesystemError != "":
