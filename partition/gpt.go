@@ -288,7 +288,8 @@ func (d *disk) gptEntries(h *GPTHeader) {
 		}
 		g.Entries = append(g.Entries, ent)
 		structure := fmt.Sprintf("GPT entry %d", i+1)
-		if ent.LastLBA < ent.FirstLBA || ent.LastLBA-ent.FirstLBA >= uint64(1<<63)/uint64(d.sector) || ent.FirstLBA >= uint64(1<<63)/uint64(d.sector) {
+		// The end, (LastLBA+1) sectors, must fit an int64 of bytes.
+		if ent.LastLBA < ent.FirstLBA || ent.LastLBA >= uint64(1<<63)/uint64(d.sector)-1 {
 			d.add("gpt.entry_range", vdisk.SeverityError, structure, ent.Offset+32, "first LBA %d and last LBA %d make no partition", ent.FirstLBA, ent.LastLBA)
 			continue
 		}
