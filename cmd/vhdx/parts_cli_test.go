@@ -285,8 +285,9 @@ const mib = 1 << 20
 
 // TestPartsMade partitions disks with sgdisk (GPT) and sfdisk (MBR with
 // logical partitions), puts a filesystem made by its own mkfs in each
-// partition, converts the disk to VHDX with qemu-img, and compares parts
-// --json on both the VHDX and the raw disk with sfdisk and blkid.
+// partition, converts the disk to VHDX and qcow2 with qemu-img, and
+// compares parts --json on the VHDX, the qcow2 and the raw disk with
+// sfdisk and blkid.
 func TestPartsMade(t *testing.T) {
 	disktest.Need(t, "sgdisk", "sfdisk", "blkid", "qemu-img")
 	gpt := disktest.Sparse(t, "gpt.img", 512*mib)
@@ -318,15 +319,18 @@ func TestPartsMade(t *testing.T) {
 
 	for _, raw := range []string{gpt, mbr} {
 		t.Run(filepath.Base(raw), func(t *testing.T) {
-			img := filepath.Join(t.TempDir(), "disk.vhdx")
-			disktest.Run(t, "qemu-img", "convert", "-f", "raw", "-O", "vhdx", "-o", "subformat=dynamic,block_size=8M", raw, img)
-			got := partsJSONOf(t, img)
+			vhdxImg := filepath.Join(t.TempDir(), "disk.vhdx")
+			disktest.Run(t, "qemu-img", "convert", "-f", "raw", "-O", "vhdx", "-o", "subformat=dynamic,block_size=8M", raw, vhdxImg)
+			got := partsJSONOf(t, vhdxImg)
 			checkPartsAgainstTools(t, got, raw, 8*mib)
 			for _, p := range got.Partitions {
 				if !p.Extended && p.Number != 4 && p.Filesystem == nil {
 					t.Errorf("partition %d: no filesystem found", p.Number)
 				}
 			}
+			qcowImg := filepath.Join(t.TempDir(), "disk.qcow2")
+			disktest.Run(t, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=64k", raw, qcowImg)
+			checkPartsAgainstTools(t, partsJSONOf(t, qcowImg), raw, 64<<10)
 			checkPartsAgainstTools(t, partsJSONOf(t, raw), raw, 0)
 		})
 	}
