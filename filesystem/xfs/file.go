@@ -92,9 +92,9 @@ func (f *file) read(p []byte, off int64) error {
 	return nil
 }
 
-// extents returns the written extents as filesystem byte ranges. Extents
+// Extents returns the written extents as filesystem byte ranges. Extents
 // of one file may cross allocation groups; each is contiguous on disk.
-func (f *file) extents() []filesystem.Extent {
+func (f *file) Extents() []filesystem.Extent {
 	bl := f.fsys.sb.BlockLog
 	var out []filesystem.Extent
 	for _, e := range f.exts {

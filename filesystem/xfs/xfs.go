@@ -13,6 +13,7 @@ import (
 	"io"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/inodetree"
 )
 
 var be = binary.BigEndian
@@ -54,7 +55,8 @@ type FS struct {
 	r    io.ReaderAt
 	size int64
 	sb   Superblock
-	dirs map[string]uint64 // directory path -> inode, resolved so far
+	// Tree gives the browsing methods (ReadDir, Stat, Open, Extents).
+	*inodetree.Tree[*Inode]
 }
 
 // Superblock returns the primary superblock.
@@ -104,7 +106,9 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 		return nil, &filesystem.FormatError{Structure: "superblock", Offset: 216, Err: filesystem.ErrUnknownType, Detail: "64-bit extent counters (nrext64) are not supported"}
 	}
 	sb.DirBlkBytes = int64(sb.BlockSize) << sb.DirBlkLog
-	return &FS{r: r, size: size, sb: sb, dirs: map[string]uint64{"/": sb.RootIno}}, nil
+	fsys := &FS{r: r, size: size, sb: sb}
+	fsys.Tree = inodetree.New[*Inode](volume{fsys})
+	return fsys, nil
 }
 
 // ftype reports whether directory entries carry a file type byte.
