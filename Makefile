@@ -11,7 +11,7 @@ NODE_EXEC   := $(GOROOT_DIR)/lib/wasm/go_js_wasm_exec
 # Runs GOOS=js test binaries in headless Chromium (IndexedDB).
 BROWSER_EXEC := node $(CURDIR)/build/wasm-browser-exec.mjs
 
-.PHONY: test test-go test-wasm test-e2e lint setup fuzz bench build dist serve clean
+.PHONY: test test-go test-wasm test-e2e lint setup fuzz bench bench-browser build dist serve clean
 
 test: setup lint test-go test-wasm test-e2e
 	FUZZTIME=$(FUZZTIME) build/fuzz.sh
@@ -32,8 +32,14 @@ test-wasm:
 	GOOS=js GOARCH=wasm $(GO) test -timeout $(TESTTIMEOUT) -exec="$(NODE_EXEC)" ./wasm/...
 	GOOS=js GOARCH=wasm $(GO) test -timeout $(TESTTIMEOUT) -exec="$(BROWSER_EXEC)" ./wasm/idbcache
 
+# The browser suite: e2e/browsers.test.mjs runs in Chromium and Firefox ESR
+# (E2E_BROWSERS=chromium or firefox picks one), the other files in Chromium.
 test-e2e: dist
 	node --test --test-concurrency=1 e2e/
+
+# Times the viewer on a 64 TiB image in Chromium and Firefox against the CLI.
+bench-browser: setup dist
+	node e2e/bench-huge.mjs
 
 fuzz: FUZZTIME = 5m
 fuzz: setup
@@ -43,6 +49,7 @@ bench: setup build
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 	build/bench.sh
 	build/bench-write.sh
+	build/bench-qcow2-write.sh
 
 build:
 	$(GO) build -o bin/vhdx ./cmd/vhdx

@@ -14,21 +14,32 @@ apt_needs=(
 	"qemu-io qemu-utils"
 	"/usr/bin/time time"
 	"/usr/bin/chromium chromium"
+	"/usr/bin/firefox-esr firefox-esr"
 	"gzip gzip"
+	# Partition tables and filesystems: made by their own tools in the tests
+	# and read back by independent ones (The Sleuth Kit, blkid).
+	"mmls sleuthkit"
+	"sfdisk fdisk"
+	"sgdisk gdisk"
+	"blkid util-linux"
+	"mkfs.ext4 e2fsprogs"
+	"mkfs.vfat dosfstools"
+	"mkntfs ntfs-3g"
+	"mkfs.exfat exfatprogs"
+	"mkfs.xfs xfsprogs"
+	"mkfs.btrfs btrfs-progs"
+	"xorriso xorriso"
+	"pvcreate lvm2"
+	"cryptsetup cryptsetup-bin"
 	"fls sleuthkit"
 	"icat sleuthkit"
 	"istat sleuthkit"
-	"mkfs.ext4 e2fsprogs"
 	"debugfs e2fsprogs"
 	"mkfs.fat dosfstools"
 	"mcopy mtools"
-	"mkntfs ntfs-3g"
 	"ntfscp ntfs-3g"
-	"mkfs.exfat exfatprogs"
 	"fsck.exfat exfatprogs"
-	"mkfs.xfs xfsprogs"
 	"xfs_db xfsprogs"
-	"sfdisk fdisk"
 )
 
 missing=()
@@ -44,6 +55,8 @@ done
 
 # libvhdi's Python bindings: an independent reader of differencing chains.
 /usr/bin/python3 -c 'import pyvhdi' >/dev/null 2>&1 || missing+=("python3-libvhdi")
+# libqcow's Python bindings: an independent reader of qcow2 images.
+/usr/bin/python3 -c 'import pyqcow' >/dev/null 2>&1 || missing+=("python3-libqcow")
 
 if ((${#missing[@]})); then
 	if ((EUID != 0)) || ! command -v apt-get >/dev/null 2>&1; then
@@ -57,13 +70,14 @@ if ((${#missing[@]})); then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
 fi
 
-# npm packages for the browser tests (playwright-core, pinned in
-# package-lock.json; it downloads no browser: tests use Debian's chromium).
+# npm packages for the browser tests (playwright-core and puppeteer-core,
+# pinned in package-lock.json; they download no browser: tests use Debian's
+# chromium and firefox-esr).
 if ! command -v npm >/dev/null 2>&1; then
 	echo "build/setup.sh: node and npm (Node 20 or later) are needed for the browser tests" >&2
 	exit 1
 fi
-if [[ ! -d node_modules/playwright-core ]]; then
+if [[ ! -d node_modules/playwright-core || ! -d node_modules/puppeteer-core ]]; then
 	echo "build/setup.sh: installing npm packages" >&2
-	npm ci --no-audit --no-fund --loglevel=error </dev/null >/dev/null
+	PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error </dev/null >/dev/null
 fi

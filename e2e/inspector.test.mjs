@@ -12,6 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, basename } from 'node:path';
 import { ROOT, skipReason, launch, serve, newPage, dropFile, dropAndWait, waitOpen, corpusImages, ensureScreenshotDir, rgbOf, CORPUS, go } from './helpers.mjs';
+const grouped = (n) => Number(n).toLocaleString('en-US');
 
 const SKIP = skipReason();
 if (SKIP) console.log(`# e2e tests skipped: ${SKIP}`);
@@ -100,7 +101,7 @@ async function hexRow(page, kind, r, expectOff) {
 async function waitMap(page) {
   await page.waitForFunction(() => {
     const c = document.getElementById('block-canvas');
-    return c && c.dataset.drawMs && !document.querySelector('.bm-loading:not([hidden])');
+    return c && c.dataset.drawMs && c.dataset.pending === '0' && !document.querySelector('.bm-loading:not([hidden])');
   }, null, { timeout: 60000 });
   return page.evaluate(() => ({ ...document.getElementById('block-canvas').dataset }));
 }
@@ -151,9 +152,9 @@ for (const img of images.length ? images : [{ name: 'corpus image', facts: null 
 
     const dd = async (key) => (await page.textContent(`#overview-disk [data-field=${key}]`)).trim();
     assert.equal(await dd('creator'), f.creator);
-    assert.match(await dd('virtual_size'), new RegExp(`\\(${f.virtual_size} bytes\\)$`));
-    assert.match(await dd('file_size'), new RegExp(`\\(${f.file_size} bytes\\)$`));
-    assert.match(await dd('block_size'), new RegExp(`\\(${f.block_size} bytes\\)$`));
+    assert.match(await dd('virtual_size'), new RegExp(`\\(${grouped(f.virtual_size)} bytes\\)$`));
+    assert.match(await dd('file_size'), new RegExp(`\\(${grouped(f.file_size)} bytes\\)$`));
+    assert.match(await dd('block_size'), new RegExp(`\\(${grouped(f.block_size)} bytes\\)$`));
     assert.equal(await dd('sector_sizes'), `${f.logical_sector_size} bytes logical, ${f.physical_sector_size} bytes physical`);
     assert.equal(await dd('leave_blocks_allocated'), f.leave_blocks_allocated ? 'yes' : 'no');
     assert.equal(await dd('has_parent'), f.has_parent ? 'yes' : 'no');
@@ -164,7 +165,8 @@ for (const img of images.length ? images : [{ name: 'corpus image', facts: null 
     const logState = await page.getAttribute('[data-field=log_state] [data-log-state]', 'data-log-state');
     assert.equal(logState, f.log_replay_needed ? 'replayed' : 'clean');
     assert.equal((await page.textContent('[data-field=log_entries]')).trim(), String(f.log_entries_in_active_sequence));
-    // Block states after replay (and on disk, shown when they differ).
+    // Block states after replay (and on disk, shown when they differ), once counted.
+    await page.waitForFunction(() => document.body.dataset.counted === 'true');
     const rows = await page.$$eval('#overview-blocks tbody tr', (trs) => trs.map((tr) => [tr.dataset.state, ...[...tr.querySelectorAll('td.num')].map((td) => Number(td.textContent.replace(/,/g, '')))]));
     for (const [state, after, onDisk] of rows) {
       assert.equal(after, f.block_states_after_replay[state] || 0, `blocks ${state} after replay`);
@@ -247,7 +249,7 @@ test('a qemu-img image', { skip: SKIP || (!HAVE_QEMU && 'qemu-img or qemu-io is 
   const { page } = p;
   await dropAndWait(page, path);
   assert.match(await page.textContent('#overview-disk [data-field=creator]'), /^QEMU/);
-  assert.equal((await page.textContent('#overview-disk [data-field=virtual_size]')).trim(), '64 MiB (67108864 bytes)');
+  assert.equal((await page.textContent('#overview-disk [data-field=virtual_size]')).trim(), '64 MiB (67,108,864 bytes)');
   await go(page, '#disk:0x0');
   const r = await hexRow(page, 'disk', 0, 0);
   assert.deepEqual(r.bytes, new Array(16).fill('ab'));
@@ -268,7 +270,7 @@ test('a 64 TiB qemu-img image with 4 million blocks stays responsive', { skip: S
   const p = await freshPage();
   const { page } = p;
   timing('drop → overview, cold: 64 TiB qemu image (4,194,304 blocks)', await dropAndWait(page, path));
-  assert.equal((await page.textContent('#overview-disk [data-field=virtual_size]')).trim(), `64 TiB (${size} bytes)`);
+  assert.equal((await page.textContent('#overview-disk [data-field=virtual_size]')).trim(), `64 TiB (${grouped(size)} bytes)`);
 
   await go(page, '#blocks');
   let ds = await waitMap(page);
@@ -358,7 +360,7 @@ test('a corrupted header is reported as header.checksum', { skip: skipCorpus }, 
   const { page } = p;
   await dropAndWait(page, path);
   // What can be read is still shown.
-  assert.match(await page.textContent('#overview-disk [data-field=virtual_size]'), new RegExp(`\\(${img.facts.virtual_size} bytes\\)`));
+  assert.match(await page.textContent('#overview-disk [data-field=virtual_size]'), new RegExp(`\\(${grouped(img.facts.virtual_size)} bytes\\)`));
   await page.waitForFunction(() => document.body.dataset.checked === 'true', null, { timeout: 30000 });
   await go(page, '#validation');
   const row = page.locator('#findings tr[data-code="header.checksum"]');

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"unicode/utf16"
 
-	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 )
 
 // Filesystem and container types, as Info.Type reports them.
@@ -58,7 +58,7 @@ type Info struct {
 	Container bool `json:"container,omitempty"`
 	// Fields names every field of the superblock or boot sector (and the
 	// other structures read), at offsets from the start of the range.
-	Fields []vhdx.Field `json:"fields,omitempty"`
+	Fields []vdisk.Field `json:"fields,omitempty"`
 }
 
 // A ReadError reports that the bytes of a structure could not be read.
@@ -109,7 +109,7 @@ func Probe(r io.ReaderAt, size int64) (*Info, error) {
 type prober struct {
 	r      io.ReaderAt
 	size   int64
-	fields []vhdx.Field
+	fields []vdisk.Field
 }
 
 // read returns the n bytes at off. A range too small to hold them yields
@@ -145,7 +145,7 @@ func ignoreOutside(err error) error {
 }
 
 func (p *prober) add(structure string, off, n int64, name, format string, args ...any) {
-	p.fields = append(p.fields, vhdx.Field{Offset: off, Length: n, Structure: structure, Name: name, Value: fmt.Sprintf(format, args...)})
+	p.fields = append(p.fields, vdisk.Field{Offset: off, Length: n, Structure: structure, Name: name, Value: fmt.Sprintf(format, args...)})
 }
 
 // Little- and big-endian integers at an offset of a buffer.

@@ -25,6 +25,14 @@ func FuzzProbe(f *testing.F) {
 		}
 		f.Add(b[:min(len(b), fuzzSeedBytes)])
 	}
+	// The start of the real images' filesystems: swap at offset 0, Btrfs
+	// in partition 1 (at 1 MiB). (The larger XFS image would slow the
+	// start of every fuzzing worker; mkfs.xfs seeds XFS.)
+	if disktest.HaveCorpus() {
+		for name, off := range map[string]int64{"swap.vhdx.gz": 0, "btrfs.vhdx.gz": 1 << 20} {
+			f.Add(disktest.Head(f, disktest.CorpusDisk(f, name), off, fuzzSeedBytes))
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		size := int64(len(b))
 		info, err := Probe(bytes.NewReader(b), size)

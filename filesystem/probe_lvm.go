@@ -19,7 +19,7 @@ func probeLVM2(p *prober) (*Info, error) {
 		id := string(l[hdr : hdr+32])
 		info := &Info{
 			Type:      TypeLVM2,
-			UUID:      lvmUUID(id),
+			UUID:      LVMUUID(id),
 			Size:      int64(le64(l, hdr+32)),
 			Used:      -1,
 			Version:   "LVM2 001",
@@ -41,9 +41,9 @@ func probeLVM2(p *prober) (*Info, error) {
 	return nil, nil
 }
 
-// lvmUUID formats the 32 characters of an LVM UUID as LVM prints it,
-// in groups of 6-4-4-4-4-4-6.
-func lvmUUID(id string) string {
+// LVMUUID formats the 32 characters of an LVM UUID as LVM prints it, in
+// groups of 6-4-4-4-4-4-6.
+func LVMUUID(id string) string {
 	out := make([]byte, 0, 38)
 	for i, n := range []int{6, 4, 4, 4, 4, 4, 6} {
 		if i > 0 {

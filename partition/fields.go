@@ -5,19 +5,19 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 )
 
-type fieldList []vhdx.Field
+type fieldList []vdisk.Field
 
 func (l *fieldList) add(structure string, off, n int64, name string, format string, args ...any) {
-	*l = append(*l, vhdx.Field{Offset: off, Length: n, Structure: structure, Name: name, Value: fmt.Sprintf(format, args...)})
+	*l = append(*l, vdisk.Field{Offset: off, Length: n, Structure: structure, Name: name, Value: fmt.Sprintf(format, args...)})
 }
 
 // Fields names the bytes of every structure of the table, at disk offsets,
 // sorted by offset: the MBR and its entries, each EBR, both GPT headers
 // and each non-empty GPT entry.
-func (t *Table) Fields() []vhdx.Field {
+func (t *Table) Fields() []vdisk.Field {
 	var l fieldList
 	if t.MBR != nil {
 		name := "MBR"

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"hash/crc32"
 
-	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 )
 
 // GPT layout (UEFI specification, chapter 5).
@@ -163,11 +163,11 @@ func (d *disk) readGPT() error {
 	}
 	p := g.Primary
 	if p != nil && p.Valid() && p.LastUsableLBA > uint64(last) {
-		d.add("gpt.usable_beyond_end", vhdx.SeverityWarning, "primary GPT header", p.Offset+48,
+		d.add("gpt.usable_beyond_end", vdisk.SeverityWarning, "primary GPT header", p.Offset+48,
 			"the last usable LBA %d is past the end of the disk (last LBA %d)", p.LastUsableLBA, last)
 	}
 	if p != nil && p.Valid() && p.AlternateLBA != uint64(last) {
-		d.add("gpt.alternate_lba", vhdx.SeverityWarning, "primary GPT header", p.Offset+32,
+		d.add("gpt.alternate_lba", vdisk.SeverityWarning, "primary GPT header", p.Offset+32,
 			"the primary header puts the backup at LBA %d, not at the last LBA %d (a disk that was resized?)", p.AlternateLBA, last)
 		if (g.Backup == nil || !g.Backup.Valid()) && p.AlternateLBA < uint64(last) {
 			if g.Backup, err = d.gptHeader(int64(p.AlternateLBA)); err != nil {
@@ -179,17 +179,17 @@ func (d *disk) readGPT() error {
 	switch {
 	case p != nil && p.Valid():
 		if b == nil || !b.Valid() {
-			d.add("gpt.backup_invalid", vhdx.SeverityWarning, "backup GPT header", backupOffset(b, last*d.sector),
+			d.add("gpt.backup_invalid", vdisk.SeverityWarning, "backup GPT header", backupOffset(b, last*d.sector),
 				"the backup GPT header is invalid: %s", headerProblem(b))
 		} else {
 			d.compareHeaders(p, b)
 		}
 	case b != nil && b.Valid():
 		g.UsedBackup = true
-		d.add("gpt.primary_invalid", vhdx.SeverityError, "primary GPT header", d.sector,
+		d.add("gpt.primary_invalid", vdisk.SeverityError, "primary GPT header", d.sector,
 			"the primary GPT header is invalid (%s); the partitions come from the backup header at LBA %d", headerProblem(p), b.MyLBA)
 	default:
-		d.add("gpt.no_valid_header", vhdx.SeverityError, "GPT header", d.sector,
+		d.add("gpt.no_valid_header", vdisk.SeverityError, "GPT header", d.sector,
 			"neither GPT header is valid: primary: %s; backup: %s", headerProblem(p), headerProblem(b))
 		return nil
 	}
@@ -206,7 +206,7 @@ func (d *disk) readGPTWithoutPMBR() (bool, error) {
 			return false, err
 		}
 		if h != nil && h.Signature == gptSignature {
-			d.add("gpt.no_protective_mbr", vhdx.SeverityWarning, "MBR", 0, "a GPT header without a protective MBR in sector 0")
+			d.add("gpt.no_protective_mbr", vdisk.SeverityWarning, "MBR", 0, "a GPT header without a protective MBR in sector 0")
 			return true, d.readGPT()
 		}
 	}
@@ -234,7 +234,7 @@ func backupOffset(h *GPTHeader, def int64) int64 {
 func (d *disk) compareHeaders(p, b *GPTHeader) {
 	diff := func(name string, off int64, pv, bv any) {
 		if pv != bv {
-			d.add("gpt.headers_differ", vhdx.SeverityWarning, "backup GPT header", b.Offset+off,
+			d.add("gpt.headers_differ", vdisk.SeverityWarning, "backup GPT header", b.Offset+off,
 				"the headers disagree on %s: primary %v, backup %v", name, pv, bv)
 		}
 	}
@@ -270,11 +270,11 @@ func (d *disk) gptEntries(h *GPTHeader) {
 		g.Entries = append(g.Entries, ent)
 		structure := fmt.Sprintf("GPT entry %d", i+1)
 		if ent.LastLBA < ent.FirstLBA || ent.LastLBA-ent.FirstLBA >= uint64(1<<63)/uint64(d.sector) || ent.FirstLBA >= uint64(1<<63)/uint64(d.sector) {
-			d.add("gpt.entry_range", vhdx.SeverityError, structure, ent.Offset+32, "first LBA %d and last LBA %d make no partition", ent.FirstLBA, ent.LastLBA)
+			d.add("gpt.entry_range", vdisk.SeverityError, structure, ent.Offset+32, "first LBA %d and last LBA %d make no partition", ent.FirstLBA, ent.LastLBA)
 			continue
 		}
 		if ent.FirstLBA < h.FirstUsableLBA || ent.LastLBA > h.LastUsableLBA {
-			d.add("gpt.entry_unusable", vhdx.SeverityWarning, structure, ent.Offset+32,
+			d.add("gpt.entry_unusable", vdisk.SeverityWarning, structure, ent.Offset+32,
 				"sectors %d-%d lie outside the usable range %d-%d", ent.FirstLBA, ent.LastLBA, h.FirstUsableLBA, h.LastUsableLBA)
 		}
 		sectors := int64(ent.LastLBA-ent.FirstLBA) + 1

@@ -3,7 +3,7 @@ package partition
 import (
 	"fmt"
 
-	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 )
 
 // MBR layout: four 16-byte entries at 446, the signature 55 aa at 510.
@@ -149,13 +149,13 @@ func (d *disk) readEBRs(ext, length int64, next int) (int, error) {
 		name := fmt.Sprintf("EBR at sector %d", cur)
 		switch {
 		case seen[cur]:
-			d.add("ebr.loop", vhdx.SeverityError, name, off, "the EBR chain comes back to sector %d; stopped", cur)
+			d.add("ebr.loop", vdisk.SeverityError, name, off, "the EBR chain comes back to sector %d; stopped", cur)
 			return next, nil
 		case len(seen) >= maxLogical:
-			d.add("ebr.too_many", vhdx.SeverityError, name, off, "more than %d EBRs; stopped", maxLogical)
+			d.add("ebr.too_many", vdisk.SeverityError, name, off, "more than %d EBRs; stopped", maxLogical)
 			return next, nil
 		case cur < ext || cur >= ext+length:
-			d.add("ebr.outside", vhdx.SeverityError, name, off, "the EBR lies outside its extended partition (sectors %d-%d)", ext, ext+length-1)
+			d.add("ebr.outside", vdisk.SeverityError, name, off, "the EBR lies outside its extended partition (sectors %d-%d)", ext, ext+length-1)
 			return next, nil
 		}
 		seen[cur] = true
@@ -164,7 +164,7 @@ func (d *disk) readEBRs(ext, length int64, next int) (int, error) {
 			return next, err
 		}
 		if br == nil {
-			d.add("ebr.invalid", vhdx.SeverityError, name, off, "no valid EBR (55 aa signature and entries) at sector %d", cur)
+			d.add("ebr.invalid", vdisk.SeverityError, name, off, "no valid EBR (55 aa signature and entries) at sector %d", cur)
 			return next, nil
 		}
 		d.t.EBRs = append(d.t.EBRs, br)
@@ -174,7 +174,7 @@ func (d *disk) readEBRs(ext, length int64, next int) (int, error) {
 			d.t.Partitions = append(d.t.Partitions, p)
 			d.checkBounds(p, name)
 			if p.StartSector+p.Sectors > ext+length {
-				d.add("ebr.logical_outside", vhdx.SeverityWarning, name, e.Offset, "logical partition %d ends past its extended partition", p.Number)
+				d.add("ebr.logical_outside", vdisk.SeverityWarning, name, e.Offset, "logical partition %d ends past its extended partition", p.Number)
 			}
 		}
 		link := &br.Entries[1]

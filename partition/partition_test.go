@@ -294,7 +294,9 @@ func rewriteHeader(t *testing.T, path string, fn func(h []byte)) {
 	}
 }
 
-func putLE32(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24) }
+func putLE32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+}
 
 // TestGPTHugeEntries claims four billion entries of 4 GiB in a header
 // with a correct CRC: rejected without reading, the backup used.

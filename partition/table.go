@@ -5,7 +5,7 @@ import (
 	"io"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
-	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 )
 
 // Partitioning schemes, as Table.Scheme reports them.
@@ -30,7 +30,7 @@ type Table struct {
 	// Partitions are in the order of their numbers.
 	Partitions []*Partition `json:"partitions"`
 	// Findings are the problems met, worst first within each structure.
-	Findings []vhdx.Finding `json:"findings"`
+	Findings []vdisk.Finding `json:"findings"`
 }
 
 // Partition is one partition, or the whole disk (number 0) when the disk
@@ -87,7 +87,7 @@ func Read(r io.ReaderAt, size int64, sectorSize int) (*Table, error) {
 	default:
 		return nil, formatErr(ErrSectorSize, "disk", -1, "%d", sectorSize)
 	}
-	t := &Table{Scheme: SchemeNone, SectorSize: sectorSize, DiskSize: size, Partitions: []*Partition{}, Findings: []vhdx.Finding{}}
+	t := &Table{Scheme: SchemeNone, SectorSize: sectorSize, DiskSize: size, Partitions: []*Partition{}, Findings: []vdisk.Finding{}}
 	d := &disk{r: r, size: size, sector: int64(sectorSize), t: t}
 	mbr, err := d.bootRecord("MBR", 0)
 	if err != nil {
@@ -165,14 +165,14 @@ func (d *disk) read(structure string, off int64, n int64) ([]byte, error) {
 	return nil, formatErr(fmt.Errorf("%w: %w", ErrRead, err), structure, off, "reading %d bytes", n)
 }
 
-func (d *disk) add(code string, sev vhdx.Severity, structure string, off int64, format string, args ...any) {
-	d.t.Findings = append(d.t.Findings, vhdx.Finding{Code: code, Severity: sev, Structure: structure, Offset: off, Message: fmt.Sprintf(format, args...)})
+func (d *disk) add(code string, sev vdisk.Severity, structure string, off int64, format string, args ...any) {
+	d.t.Findings = append(d.t.Findings, vdisk.Finding{Code: code, Severity: sev, Structure: structure, Offset: off, Message: fmt.Sprintf(format, args...)})
 }
 
 // checkBounds reports a partition that does not fit on the disk.
 func (d *disk) checkBounds(p *Partition, structure string) {
 	if p.End() > d.size {
-		d.add("partition.beyond_end", vhdx.SeverityError, structure, p.EntryOffset,
+		d.add("partition.beyond_end", vdisk.SeverityError, structure, p.EntryOffset,
 			"partition %d (sectors %d-%d) extends beyond the end of the disk (%d sectors)", p.Number, p.StartSector, p.StartSector+p.Sectors-1, d.size/d.sector)
 	}
 }

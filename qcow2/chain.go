@@ -22,12 +22,15 @@ var (
 	ErrChainLoop = errors.New("backing chain loops")
 	// ErrChainTooDeep means the chain is longer than MaxChainDepth.
 	ErrChainTooDeep = errors.New("backing chain too deep")
+	// ErrSnapshotNotFound means no snapshot has the ID or name asked for.
+	ErrSnapshotNotFound = errors.New("snapshot not found")
 )
 
 // ChainError describes a problem between an image and a file it refers to.
 type ChainError struct {
-	Child  string // the referring image's name
-	Parent string // the backing or data file's name, or the name the image stores
+	Child  string    // the referring image's name
+	Parent string    // the backing or data file's name, or the name the image stores
+	Ref    Reference // the reference that failed
 	Msg    string
 	Err    error
 	// Found is the part of the chain resolved before the problem, the
@@ -92,7 +95,7 @@ func OpenChain(top *Image, name string, resolve Resolver) (*Disk, error) {
 func OpenChainSnapshot(top *Image, name, snapshot string, resolve Resolver) (*Disk, error) {
 	s, ok := top.Snapshot(snapshot)
 	if !ok {
-		return nil, fmt.Errorf("qcow2: no snapshot with ID or name %q: %w", snapshot, ErrBeyondEnd)
+		return nil, fmt.Errorf("qcow2: no snapshot with ID or name %q: %w", snapshot, ErrSnapshotNotFound)
 	}
 	where := fmt.Sprintf("snapshot %s", s.ID)
 	l1, err := top.readTable(s.L1TableOffset, uint64(s.L1Size), MaxL1Bytes, "L1 table of "+where, s.Offset)
@@ -115,7 +118,8 @@ func openChain(top *Image, name string, l1 []uint64, size int64, resolve Resolve
 	cur, curName, curL1, curSize := top, name, l1, size
 	for {
 		if len(d.levels) >= MaxChainDepth {
-			return nil, &ChainError{Child: curName, Parent: cur.BackingFile, Msg: fmt.Sprintf("more than %d levels", MaxChainDepth), Err: ErrChainTooDeep, Found: d.layers}
+			return nil, &ChainError{Child: curName, Parent: cur.BackingFile, Ref: Reference{Kind: BackingFile, Name: cur.BackingFile, Format: cur.BackingFormat},
+				Msg: fmt.Sprintf("more than %d levels", MaxChainDepth), Err: ErrChainTooDeep, Found: d.layers}
 		}
 		role := RoleBacking
 		if len(d.levels) == 0 {
@@ -142,12 +146,12 @@ func openChain(top *Image, name string, l1 []uint64, size int64, resolve Resolve
 			return nil, err
 		}
 		if seen[bname] {
-			return nil, &ChainError{Child: curName, Parent: bname, Msg: "the backing file is already in the chain", Err: ErrChainLoop, Found: d.layers}
+			return nil, &ChainError{Child: curName, Parent: bname, Ref: ref, Msg: "the backing file is already in the chain", Err: ErrChainLoop, Found: d.layers}
 		}
 		seen[bname] = true
 		isQcow2, err := backingIsQcow2(r, n, ref)
 		if err != nil {
-			return nil, &ChainError{Child: curName, Parent: bname, Msg: err.Error(), Err: ErrBackingFormat, Found: d.layers}
+			return nil, &ChainError{Child: curName, Parent: bname, Ref: ref, Msg: err.Error(), Err: ErrBackingFormat, Found: d.layers}
 		}
 		if !isQcow2 {
 			d.levels = append(d.levels, level{size: n, data: r, layer: len(d.layers), dataLayer: len(d.layers)})
@@ -159,7 +163,7 @@ func openChain(top *Image, name string, l1 []uint64, size int64, resolve Resolve
 			err = next.readErr
 		}
 		if err != nil {
-			return nil, &ChainError{Child: curName, Parent: bname, Msg: "cannot read the backing file: " + err.Error(), Err: err, Found: d.layers}
+			return nil, &ChainError{Child: curName, Parent: bname, Ref: ref, Msg: "cannot read the backing file: " + err.Error(), Err: err, Found: d.layers}
 		}
 		cur, curName, curL1, curSize = next, bname, next.L1, int64(next.Header.VirtualSize)
 	}
@@ -168,14 +172,14 @@ func openChain(top *Image, name string, l1 []uint64, size int64, resolve Resolve
 // resolve asks resolve for ref, turning its failure into a *ChainError.
 func (d *Disk) resolve(resolve Resolver, from string, ref Reference) (io.ReaderAt, int64, string, error) {
 	if resolve == nil {
-		return nil, 0, "", &ChainError{Child: from, Parent: ref.Name, Msg: "the image needs its " + ref.Kind.String(), Err: ErrBackingRequired, Found: d.layers}
+		return nil, 0, "", &ChainError{Child: from, Parent: ref.Name, Ref: ref, Msg: "the image needs its " + ref.Kind.String(), Err: ErrBackingRequired, Found: d.layers}
 	}
 	if ref.Name == "" {
-		return nil, 0, "", &ChainError{Child: from, Parent: "", Msg: "the image needs a " + ref.Kind.String() + " but does not name it", Err: ErrBackingNotFound, Found: d.layers}
+		return nil, 0, "", &ChainError{Child: from, Parent: "", Ref: ref, Msg: "the image needs a " + ref.Kind.String() + " but does not name it", Err: ErrBackingNotFound, Found: d.layers}
 	}
 	r, n, name, err := resolve(from, ref)
 	if err != nil {
-		return nil, 0, "", &ChainError{Child: from, Parent: ref.Name, Msg: "cannot open the " + ref.Kind.String() + ": " + err.Error(), Err: ErrBackingNotFound, Found: d.layers}
+		return nil, 0, "", &ChainError{Child: from, Parent: ref.Name, Ref: ref, Msg: "cannot open the " + ref.Kind.String() + ": " + err.Error(), Err: ErrBackingNotFound, Found: d.layers}
 	}
 	return r, n, name, nil
 }

@@ -2,6 +2,7 @@ package qcow2
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/bits"
 )
@@ -64,7 +65,7 @@ const (
 // copied flags that disagree with refcounts, bad snapshot L1 tables) and
 // more (header bits, entries past the end of the file, data clusters
 // overlapping metadata). It reads every L2 table and refcount block once
-// or twice; its memory is two bytes per cluster of the file.
+// or twice; its memory is about two bytes per cluster of the file.
 func (img *Image) Check() []Finding { return img.CheckReport().Findings }
 
 // CheckReport is Check with the counts qemu-img check reports.
@@ -91,7 +92,7 @@ type checker struct {
 	computed  []uint16 // references found per host cluster
 	refMax    uint64   // largest refcount the image can store (capped at 65535)
 	fileEnd   uint64   // clusters in the file
-	metadata  []bool   // host clusters holding metadata, for overlap findings
+	metadata  []uint64 // bit set of the host clusters holding metadata, for overlap findings
 	aborted   bool     // the check stopped (too many clusters)
 	buf       []byte   // one cluster, for reading tables
 	dataFile  bool
@@ -134,7 +135,8 @@ func (c *checker) headerFindings() {
 	}
 	if img.readErr != nil {
 		code := "header.unreadable"
-		if fe, ok := img.readErr.(*FormatError); ok {
+		var fe *FormatError
+		if errors.As(img.readErr, &fe) {
 			switch fe.Err {
 			case ErrEncrypted:
 				c.add(countNone, "header.encrypted", SeverityInfo, fe.Structure, fe.Offset, "%s", fe.Msg)
@@ -159,7 +161,7 @@ func (c *checker) refcounts() {
 		return
 	}
 	c.computed = make([]uint16, c.fileEnd)
-	c.metadata = make([]bool, c.fileEnd)
+	c.metadata = make([]uint64, (c.fileEnd+63)/64)
 	c.refMax = 0xffff
 	if h.RefcountBits() < 16 {
 		c.refMax = 1<<h.RefcountBits() - 1
@@ -222,10 +224,13 @@ func (c *checker) incTimes(off, n uint64, meta bool, times uint64) {
 		}
 		c.computed[k] = uint16(min(uint64(c.computed[k])+times, c.refMax))
 		if k < c.fileEnd {
-			if meta && c.computed[k] > 1 || !meta && c.metadata[k] {
+			isMeta := c.metadata[k/64]>>(k%64)&1 != 0
+			if meta && c.computed[k] > 1 || !meta && isMeta {
 				c.add(countNone, "metadata.overlap", SeverityError, fmt.Sprintf("cluster %d", k), int64(k*c.clusterSz), "the cluster is used both as metadata and as something else")
 			}
-			c.metadata[k] = c.metadata[k] || meta
+			if meta {
+				c.metadata[k/64] |= 1 << (k % 64)
+			}
 		}
 	}
 }

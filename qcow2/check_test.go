@@ -95,6 +95,20 @@ func TestCheckCorruptions(t *testing.T) {
 			at, e := firstData(t, img)
 			patch(t, path, at, 8, e|flagCopied)
 		}, []string{"l2.compressed_copied"}},
+		{"compressed_beyond_end", "compressed", func(t *testing.T, path string, img *Image) {
+			at, e := firstData(t, img)
+			off, _ := img.compressedDescriptor(e)
+			patch(t, path, at, 8, e-uint64(off)+uint64(img.Size+3*img.Header.ClusterSize()))
+		}, []string{"l2.compressed_beyond_end", "refcount.leak", "refcount.zero_used"}},
+		{"refblock_beyond_end", "", func(t *testing.T, path string, img *Image) {
+			patch(t, path, int64(img.Header.RefcountTableOffset)+8, 8, uint64(img.Size+64*img.Header.ClusterSize()))
+		}, []string{"refcount_table.beyond_end"}},
+		{"snapshot_l1_unaligned", "snapshot", func(t *testing.T, path string, img *Image) {
+			patch(t, path, img.Snapshots[0].Offset, 8, img.Snapshots[0].L1TableOffset+512)
+		}, []string{"snapshot.l1_unaligned", "refcount.leak"}},
+		{"snapshot_l1_beyond_end", "snapshot", func(t *testing.T, path string, img *Image) {
+			patch(t, path, img.Snapshots[0].Offset, 8, uint64(img.Size+4*img.Header.ClusterSize()))
+		}, []string{"l1.beyond_end", "refcount.leak", "refcount.zero_used"}},
 		{"dirty", "lazy_refcounts=on", func(t *testing.T, path string, img *Image) {
 			patch(t, path, 72, 8, img.Header.IncompatibleFeatures|IncompatDirty)
 			_, e := firstData(t, img)
@@ -116,11 +130,15 @@ func TestCheckCorruptions(t *testing.T) {
 				run(t, "qemu-img", "convert", "-c", "-O", "qcow2", src, path)
 			} else {
 				args := []string{"create", "-q", "-f", "qcow2"}
-				if c.opts != "" {
+				if c.opts != "" && c.opts != "snapshot" {
 					args = append(args, "-o", c.opts)
 				}
 				run(t, "qemu-img", append(args, path, "4M")...)
 				patterns(t, path, 4<<20, 0)
+			}
+			if c.opts == "snapshot" {
+				run(t, "qemu-img", "snapshot", "-c", "s", path)
+				patterns(t, path, 4<<20, 1)
 			}
 			c.edit(t, path, openImage(t, path))
 			rep := openImage(t, path).CheckReport()

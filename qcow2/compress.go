@@ -4,21 +4,23 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zstd"
 )
 
-// Decoders are pooled: each is used by one goroutine at a time.
-var (
-	deflatePool sync.Pool // of io.ReadCloser implementing flate.Resetter
-	zstdPool    sync.Pool // of *zstd.Decoder
-)
+// deflatePool holds idle deflate decoders (io.ReadCloser implementing
+// flate.Resetter); each is used by one goroutine at a time.
+var deflatePool sync.Pool
 
-// zstdMaxWindow bounds the memory a hostile zstd frame can make a decoder
-// take; QEMU's frames never need more than a cluster (2 MiB at most).
-const zstdMaxWindow = 8 << 20
+// zstdDecoder decodes every zstd cluster; its DecodeAll is safe for
+// concurrent use. Its memory is bounded against hostile frames: QEMU's
+// never need more than a cluster (2 MiB at most).
+var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithDecoderMaxWindow(8<<20), zstd.WithDecoderMaxMemory(8<<20))
+})
 
 // decompressCluster decodes one compressed cluster from src into dst,
 // which is exactly a cluster long. Decoding stops when dst is full: the
@@ -51,21 +53,23 @@ func inflateDeflate(dst, src []byte) error {
 	return err
 }
 
+// inflateZstd decodes the frame at the start of src. What follows the
+// frame is padding or the next cluster's data: the error decoding it as a
+// second frame is ignored once dst is full.
 func inflateZstd(dst, src []byte) error {
-	var d *zstd.Decoder
-	if v := zstdPool.Get(); v != nil {
-		d = v.(*zstd.Decoder)
-	} else {
-		var err error
-		d, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(zstdMaxWindow), zstd.WithDecoderMaxMemory(zstdMaxWindow))
-		if err != nil {
-			return err
-		}
-	}
-	defer zstdPool.Put(d)
-	if err := d.Reset(bytes.NewReader(src)); err != nil {
+	d, err := zstdDecoder()
+	if err != nil {
 		return err
 	}
-	_, err := io.ReadFull(d, dst)
-	return err
+	out, err := d.DecodeAll(src, dst[:0])
+	if len(out) < len(dst) {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	if &out[0] != &dst[0] {
+		copy(dst, out) // the frame held more than a cluster
+	}
+	return nil
 }

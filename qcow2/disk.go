@@ -181,7 +181,14 @@ func (d *Disk) inflate(lv *level, e Extent, dst []byte) error {
 		return formatErr(ErrTruncated, where, e.FileOffset, "the data starts past the end of the file")
 	}
 	// The stored length may run past the end of the file: read what is there.
-	src := make([]byte, min(e.clen, img.Size-e.FileOffset))
+	n := min(e.clen, img.Size-e.FileOffset)
+	bp, _ := compressedBufs.Get().(*[]byte)
+	if bp == nil || int64(cap(*bp)) < n {
+		b := make([]byte, n)
+		bp = &b
+	}
+	defer compressedBufs.Put(bp)
+	src := (*bp)[:n]
 	if err := readFull(img.r, src, e.FileOffset, where); err != nil {
 		return err
 	}
@@ -190,6 +197,9 @@ func (d *Disk) inflate(lv *level, e Extent, dst []byte) error {
 	}
 	return nil
 }
+
+// compressedBufs holds buffers for compressed data read from the file.
+var compressedBufs sync.Pool // of *[]byte
 
 // levelOf is the level whose image is layer i.
 func (d *Disk) levelOf(i int) *level {

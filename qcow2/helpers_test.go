@@ -111,7 +111,15 @@ type qemuCheck struct {
 
 func runQemuCheck(t testing.TB, path string) qemuCheck {
 	t.Helper()
-	cmd := exec.Command(tool(t, "qemu-img"), "check", "--output=json", path)
+	return runQemuCheckArgs(t, path)
+}
+
+// runQemuCheckArgs is runQemuCheck with qemu-img check's arguments after
+// --output=json, the image last.
+func runQemuCheckArgs(t testing.TB, args ...string) qemuCheck {
+	t.Helper()
+	path := args[len(args)-1]
+	cmd := exec.Command(tool(t, "qemu-img"), append([]string{"check", "--output=json"}, args...)...)
 	out, err := cmd.Output()
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) { // exit status 2 or 3 reports problems
@@ -142,4 +150,51 @@ func firstDiff(a, b []byte) int {
 		}
 	}
 	return -1
+}
+
+// qemuMapEntry is one entry of qemu-img map --output=json.
+type qemuMapEntry struct {
+	Start   int64  `json:"start"`
+	Length  int64  `json:"length"`
+	Depth   int    `json:"depth"`
+	Present bool   `json:"present"`
+	Zero    bool   `json:"zero"`
+	Data    bool   `json:"data"`
+	Offset  *int64 `json:"offset"`
+}
+
+// compareMap checks Runs against qemu-img map: the same ranges hold data,
+// from the same layer of the chain, at the same file offsets.
+func compareMap(t *testing.T, path string, d *Disk) {
+	t.Helper()
+	var entries []qemuMapEntry
+	if err := json.Unmarshal(run(t, "qemu-img", "map", "--output=json", path), &entries); err != nil {
+		t.Fatal(err)
+	}
+	level := func(layer int) int {
+		for k, lv := range d.levels {
+			if lv.layer == layer || lv.dataLayer == layer {
+				return k
+			}
+		}
+		return -1
+	}
+	for _, q := range entries {
+		err := d.Runs(q.Start, q.Length, func(e Extent) error {
+			switch {
+			case e.stored() != q.Data:
+				t.Errorf("map at %d+%d: kind %s, qemu-img data=%v", e.Start, e.Length, e.Kind, q.Data)
+			case q.Present && level(e.Layer) != q.Depth:
+				t.Errorf("map at %d+%d: layer %d, qemu-img depth %d", e.Start, e.Length, e.Layer, q.Depth)
+			case e.Kind == Normal && q.Offset != nil && e.FileOffset != *q.Offset+e.Start-q.Start:
+				t.Errorf("map at %d+%d: file offset %d, qemu-img %d", e.Start, e.Length, e.FileOffset, *q.Offset+e.Start-q.Start)
+			default:
+				return nil
+			}
+			return errors.New("stop")
+		})
+		if err != nil {
+			return
+		}
+	}
 }

@@ -105,13 +105,11 @@ func (img *Image) disabled() error {
 	return nil
 }
 
-// readExtensions reads the header extensions of a version 3 image. They
-// end at the backing file name or at the end of the first cluster.
+// readExtensions reads the header extensions, which follow the header
+// (version 2's too) and end at the backing file name or at the end of the
+// first cluster.
 func (img *Image) readExtensions() error {
 	h := img.Header
-	if h.Version < 3 {
-		return nil
-	}
 	start := int64(h.HeaderLength)
 	end := h.ClusterSize()
 	if h.BackingFileOffset != 0 && h.BackingFileOffset < uint64(end) {

@@ -43,6 +43,22 @@ func compareWithQemu(t *testing.T, path string, libqcow bool) {
 	}
 	got := diskBytes(t, d)
 	sameBytes(t, "disk", got, qemuRaw(t, path))
+	compareMap(t, path, d)
+	// Outside DataRanges the disk reads as zeros.
+	var next int64
+	err = d.DataRanges(func(off, n int64) error {
+		if off < next || n <= 0 {
+			t.Fatalf("DataRanges: %d+%d after %d", off, n, next)
+		}
+		if !bytes.Equal(got[next:off], make([]byte, off-next)) {
+			t.Errorf("non-zero bytes between data ranges in [%d, %d)", next, off)
+		}
+		next = off + n
+		return nil
+	})
+	if err != nil || !bytes.Equal(got[next:], make([]byte, int64(len(got))-next)) {
+		t.Errorf("DataRanges: %v, or non-zero bytes after the last range", err)
+	}
 	rep := img.CheckReport()
 	q := runQemuCheck(t, path)
 	if rep.Leaks != q.Leaks || rep.Corruptions != q.Corruptions || rep.CheckErrors != q.CheckErrors {

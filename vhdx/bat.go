@@ -167,6 +167,49 @@ func (b *BAT) read(first, n uint64) ([]uint64, error) {
 	return out, nil
 }
 
+// ReadEntries reads the raw little-endian entries [first, first+len(p)/8)
+// of the table into p with one read of the file. len(p) must be a multiple
+// of 8. It lets a caller scan a large table in a few big slices.
+func (b *BAT) ReadEntries(first uint64, p []byte) error {
+	n := uint64(len(p) / 8)
+	if len(p)%8 != 0 || first > b.EntryCount || n > b.EntryCount-first {
+		return fmt.Errorf("vhdx: BAT entries %d to %d do not fit the %d entries (or a partial entry was asked for)", first, first+n, b.EntryCount)
+	}
+	return readAt(b.r, p, b.Offset+8*int64(first), "BAT")
+}
+
+// scanEntries is how many entries walkStored reads at a time (16 MiB).
+const scanEntries = 2 << 20
+
+// walkStored is Walk over the entries that can point at file data or are
+// malformed. Without decoding them it skips payload entries that are a bare
+// state below FullyPresent and empty sector bitmap entries (reserved bits
+// clear in both): most of a sparse table.
+func (b *BAT) walkStored(fn func(BATEntry) error) error {
+	period := b.ChunkRatio + 1
+	buf := make([]byte, 8*min(scanEntries, b.EntryCount))
+	for first := uint64(0); first < b.EntryCount; first += scanEntries {
+		p := buf[:8*min(scanEntries, b.EntryCount-first)]
+		if err := b.ReadEntries(first, p); err != nil {
+			return err
+		}
+		pos, chunk := first%period, first/period
+		for j := 0; j < len(p); j += 8 {
+			raw := le.Uint64(p[j:])
+			bitmap := pos == b.ChunkRatio
+			if raw>>3&(1<<17-1) != 0 || raw&7 > uint64(Unmapped) || bitmap && raw&7 != uint64(NotPresent) {
+				if err := fn(b.decodeAt(first+uint64(j/8), raw, pos, chunk)); err != nil {
+					return err
+				}
+			}
+			if pos++; pos == period {
+				pos, chunk = 0, chunk+1
+			}
+		}
+	}
+	return nil
+}
+
 // Walk calls fn for every BAT entry in order, streaming the table through a
 // fixed-size buffer without filling the page cache. It stops at the first
 // error from fn or from reading.

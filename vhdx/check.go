@@ -67,6 +67,23 @@ func (img *Image) Check() []Finding {
 	return c.findings
 }
 
+// count says "1 entry" or "2 entries".
+func count(n int, one, many string) string {
+	return fmt.Sprintf("%d %s", n, plural(n, one, many))
+}
+
+// plural returns one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// LogEntryName names entry i of Log.Entries by its position in the log,
+// as findings and field lists do: "log entry 1" is the first found.
+func LogEntryName(i int) string { return fmt.Sprintf("log entry %d", i+1) }
+
 func (c *checker) headers() {
 	img := c.img
 	for i, h := range img.Headers {
@@ -90,6 +107,11 @@ func (c *checker) headers() {
 		}
 		if h.LogOffset%mib != 0 || h.LogLength%mib != 0 {
 			c.add("header.log_alignment", SeverityError, name, h.Offset+68, "log offset %d and length %d must be multiples of 1 MiB", h.LogOffset, h.LogLength)
+		}
+	}
+	if h := img.CurrentHeader(); h != nil && h.LogLength > 0 {
+		if end, ok := spanEnd(h.LogOffset, uint64(h.LogLength)); !ok || h.LogOffset < headerAreaSize || end > uint64(img.Size) {
+			c.add("header.log_bounds", SeverityError, fmt.Sprintf("header %d", img.Current+1), h.Offset+68, "the log (offset %#x, length %d) does not lie between the header section and the end of the %d-byte file", h.LogOffset, h.LogLength, img.Size)
 		}
 	}
 	h0, h1 := img.Headers[0], img.Headers[1]
@@ -139,7 +161,7 @@ func (c *checker) regions() {
 	}
 	spans := []span{{"header section", 0, headerAreaSize, 0}}
 	if h := img.CurrentHeader(); h.LogLength > 0 {
-		spans = append(spans, span{"log", h.LogOffset, h.LogOffset + uint64(h.LogLength), h.Offset + 68})
+		spans = append(spans, span{"log", h.LogOffset, uint64(fileEnd(h.LogOffset, uint64(h.LogLength))), h.Offset + 68})
 	}
 	seen := map[uuid.UUID]int{}
 	for _, e := range t.Entries {
@@ -162,7 +184,7 @@ func (c *checker) regions() {
 		if e.FileOffset%mib != 0 || e.Length%mib != 0 || e.Length < mib {
 			c.add("region.alignment", SeverityError, structure, e.Offset+16, "offset %d and length %d must be multiples of 1 MiB, length at least 1 MiB", e.FileOffset, e.Length)
 		}
-		end := e.FileOffset + uint64(e.Length)
+		end := uint64(fileEnd(e.FileOffset, uint64(e.Length)))
 		if end > uint64(img.viewSize) {
 			c.add("region.beyond_eof", SeverityError, structure, e.Offset+16, "region ends at %d, beyond the %d-byte file", end, img.viewSize)
 		}
@@ -195,35 +217,47 @@ func (c *checker) log() {
 		}
 		c.add("log.unusable", sev, "log", l.Offset, "%s", l.Problem)
 	}
-	if l.ReplayNeeded && len(l.Active) > 0 {
-		c.add("log.replay_needed", SeverityWarning, "log", h.Offset+48, "the file was not closed cleanly: its log's active sequence has %d entries, of which the last %d (from the head's tail) were replayed in memory", len(l.Active), len(l.Active)-l.ReplayFrom)
+	for _, f := range l.unsafe {
+		c.add(f.Code, f.Severity, f.Structure, f.Offset, "%s", f.Message)
+	}
+	if len(l.unsafe) > 0 {
+		c.add("log.replay_refused", SeverityError, "log", h.Offset+48, "the file was not closed cleanly, but its log writes where no log may: it was not replayed, and the disk reads as stored")
+	} else if l.ReplayNeeded && len(l.Active) > 0 {
+		n := len(l.Active) - l.ReplayFrom
+		c.add("log.replay_needed", SeverityWarning, "log", h.Offset+48, "the file was not closed cleanly: %s of its log %s replayed in memory (the active sequence has %s)", count(n, "entry", "entries"), plural(n, "was", "were"), count(len(l.Active), "entry", "entries"))
 	}
 	// Stale entries are normal (every transaction leaves one behind), so
 	// they are summarised: one finding for earlier logs, one for the
 	// current log's entries outside the active sequence.
-	var stale [2][]*LogEntry // [0] earlier logs, [1] current log
-	for _, e := range l.Entries {
-		structure := fmt.Sprintf("log entry seq %d", e.SequenceNumber)
+	var stale [2][]int // indexes in l.Entries: [0] earlier logs, [1] current log
+	for i, e := range l.Entries {
+		structure := LogEntryName(i)
 		switch {
 		case !e.Valid && e.LogGUID == l.GUID && l.ReplayNeeded:
 			c.add("log.entry_invalid", SeverityWarning, structure, e.Offset, "entry of the current log ignored: %s (a torn write)", e.Problem)
 		case !e.Valid:
 			c.add("log.entry_invalid_old", SeverityInfo, structure, e.Offset, "invalid entry of an earlier log ignored: %s", e.Problem)
 		case !e.Active && e.LogGUID == l.GUID:
-			stale[1] = append(stale[1], e)
+			stale[1] = append(stale[1], i)
 		case !e.Active:
-			stale[0] = append(stale[0], e)
+			stale[0] = append(stale[0], i)
 		}
 	}
 	for i, which := range []string{"earlier logs", "the current log outside the active sequence"} {
 		if es := stale[i]; len(es) > 0 {
-			c.add("log.entry_stale", SeverityInfo, fmt.Sprintf("log entry seq %d", es[0].SequenceNumber), es[0].Offset, "%d stale entries of %s, ignored (first at %#x)", len(es), which, es[0].Offset)
+			first := l.Entries[es[0]]
+			where := fmt.Sprintf("at %#x", first.Offset)
+			if len(es) > 1 {
+				where = "the first " + where
+			}
+			c.add("log.entry_stale", SeverityInfo, LogEntryName(es[0]), first.Offset, "%s of %s ignored (%s)", count(len(es), "stale entry", "stale entries"), which, where)
 		}
 	}
 	if len(l.Active) > 0 {
-		head := l.Entries[l.Active[len(l.Active)-1]]
+		at := l.Active[len(l.Active)-1]
+		head := l.Entries[at]
 		if int64(head.FlushedFileOffset) > c.img.Size {
-			c.add("log.flushed_beyond_eof", SeverityError, fmt.Sprintf("log entry seq %d", head.SequenceNumber), head.Offset+48, "the log says the file was flushed at %d bytes but it has only %d: data is missing", head.FlushedFileOffset, c.img.Size)
+			c.add("log.flushed_beyond_eof", SeverityError, LogEntryName(at), head.Offset+48, "the log says the file was flushed at %d bytes but it has only %d: data is missing", head.FlushedFileOffset, c.img.Size)
 		}
 	}
 }
@@ -347,15 +381,12 @@ func (c *checker) bat() {
 		reserved = append(reserved, struct {
 			name     string
 			off, end int64
-		}{"log", int64(h.LogOffset), int64(h.LogOffset) + int64(h.LogLength)})
+		}{"log", fileEnd(h.LogOffset, 0), fileEnd(h.LogOffset, uint64(h.LogLength))})
 	}
 	used := newMiBMap(fileSize)
 	partialChunks := map[uint64]bool{}
 	var bitmapPresent []uint64
-	err := b.Walk(func(e BATEntry) error {
-		if e.Reserved == 0 && (e.State <= Unmapped && !e.SectorBitmap || e.State == NotPresent) {
-			return nil // no file data: nothing more to check
-		}
+	err := b.walkStored(func(e BATEntry) error {
 		structure := fmt.Sprintf("BAT entry %d", e.Index)
 		if e.Reserved != 0 {
 			c.add("bat.reserved_bits", SeverityWarning, structure, e.Offset, "reserved bits 3-19 are %#x", e.Reserved)
@@ -397,11 +428,12 @@ func (c *checker) bat() {
 			size = int64(m.VirtualSize) - start
 		}
 		switch {
+		case e.FileOffset < 0 || e.FileOffset > fileSize-size:
+			// FileOffsetMB is 44 bits: its top values exceed int64.
+			c.add("bat.beyond_eof", SeverityError, structure, e.Offset, "%s at file offset %d ends beyond the %d-byte file (truncated)", what, e.Raw>>20<<20, fileSize)
+			return nil
 		case e.FileOffset < headerAreaSize:
 			c.add("bat.offset_invalid", SeverityError, structure, e.Offset, "%s is present at file offset %d, inside the header section", what, e.FileOffset)
-			return nil
-		case e.FileOffset > fileSize-size:
-			c.add("bat.beyond_eof", SeverityError, structure, e.Offset, "%s at file offset %d ends beyond the %d-byte file (truncated)", what, e.FileOffset, fileSize)
 			return nil
 		}
 		for _, r := range reserved {

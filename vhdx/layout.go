@@ -45,8 +45,8 @@ func (img *Image) Fields() []Field {
 		l.metadata(m)
 	}
 	if img.Log != nil {
-		for _, e := range img.Log.Entries {
-			l.logEntry(e)
+		for i, e := range img.Log.Entries {
+			l.logEntry(i, e)
 		}
 	}
 	sort.SliceStable(l, func(i, j int) bool { return l[i].Offset < l[j].Offset })
@@ -131,8 +131,8 @@ func (l *fieldList) parentLocator(p *ParentLocator) {
 	}
 }
 
-func (l *fieldList) logEntry(e *LogEntry) {
-	s := fmt.Sprintf("log entry seq %d", e.SequenceNumber)
+func (l *fieldList) logEntry(i int, e *LogEntry) {
+	s := LogEntryName(i)
 	o := e.Offset
 	l.add(s, o, 4, "signature", "%q", e.Signature)
 	l.add(s, o+4, 4, "checksum", "%#08x (computed %#08x)", e.Checksum, e.ComputedChecksum)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +83,14 @@ func TestLogReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCodes(t, img, codes{"log.replay_needed": sevW})
+	for _, f := range img.Check() {
+		if f.Code == "log.replay_needed" && !strings.Contains(f.Message, "2 entries of its log were replayed in memory (the active sequence has 2 entries)") {
+			t.Errorf("replay message %q: counts must agree in number", f.Message)
+		}
+	}
+	if got := vhdx.LogEntryName(0); got != "log entry 1" {
+		t.Errorf("LogEntryName(0) = %q", got)
+	}
 
 	l := img.Log
 	if !l.ReplayNeeded || l.GUID != vb.DefaultLogGUID || l.Offset != int64(fx.im.LogOffset) || l.Length != fx.im.LogLength {
@@ -377,13 +386,16 @@ func TestLogSequences(t *testing.T) {
 
 	t.Run("log_outside_file", func(t *testing.T) {
 		im, _ := mk()
+		// A log outside the file is an error of the header (a writer
+		// would write there) and leaves nothing to replay.
 		im.Headers[1].LogOffset = 1 << 40
 		img := openBytes(t, im.Bytes())
-		wantCodes(t, img, codes{"log.unusable": sevW})
-		// A log offset whose int64 form is negative lies outside too.
+		wantCodes(t, img, codes{"log.unusable": sevW, "header.log_bounds": sevE})
+		// A log offset whose int64 form is negative, and whose end wraps
+		// past 2^64, lies outside too.
 		im.Headers[1].LogOffset = 1<<64 - mib
 		img = openBytes(t, im.Bytes())
-		wantCodes(t, img, codes{"log.unusable": sevW})
+		wantCodes(t, img, codes{"log.unusable": sevW, "header.log_bounds": sevE})
 		if img.Log.Problem == "" || !bytes.Contains([]byte(img.Log.Problem), []byte("outside")) {
 			t.Errorf("log problem %q", img.Log.Problem)
 		}

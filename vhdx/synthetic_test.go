@@ -2,6 +2,7 @@ package vhdx_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -991,4 +992,35 @@ func TestBATProblems(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestBATReadEntries(t *testing.T) {
+	im := vb.New(vb.Options{VirtualSize: 5 * mib})
+	im.SetBlock(1, vb.PayloadFullyPresent, []byte{1})
+	im.SetBlock(3, vb.PayloadZero, nil)
+	f := buildSparse(t, im)
+	img, err := vhdx.Open(f, im.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.BAT
+	p := make([]byte, 8*b.EntryCount)
+	if err := b.ReadEntries(0, p); err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(0); i < b.EntryCount; i++ {
+		e, err := b.Entry(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := binary.LittleEndian.Uint64(p[8*i:]); got != e.Raw {
+			t.Errorf("entry %d: ReadEntries %#x, Entry %#x", i, got, e.Raw)
+		}
+	}
+	if err := b.ReadEntries(1, p); err == nil {
+		t.Error("ReadEntries past the last entry: no error")
+	}
+	if err := b.ReadEntries(0, p[:7]); err == nil {
+		t.Error("ReadEntries of a partial entry: no error")
+	}
 }

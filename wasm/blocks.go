@@ -35,28 +35,21 @@ func rangeArgs(args []js.Value, n uint64) (first, count, buckets uint64, err err
 	return first, count, buckets, nil
 }
 
+// blockHistogram counts block states from the block summary: blocks the
+// scan has not reached yet are left out of the counts.
 func (e *engine) blockHistogram(args []js.Value) (any, error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	bat, err := e.bat()
+	sum := e.blocks
+	_, err := e.bat()
+	e.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	first, count, buckets, err := rangeArgs(args, bat.BlockCount)
+	first, count, buckets, err := rangeArgs(args, sum.bat.BlockCount)
 	if err != nil {
 		return nil, fmt.Errorf("blockHistogram: %w", err)
 	}
-	compute := func() ([]byte, error) { return histogram(bat, first, count, buckets) }
-	var b []byte
-	if first == 0 && count == bat.BlockCount && buckets <= maxCachedBuckets {
-		b, _, err = e.cached(fmt.Sprintf("histogram/%d", buckets), compute)
-	} else {
-		b, err = compute()
-	}
-	if err != nil {
-		return nil, err
-	}
-	return uint32Array(b), nil
+	return uint32Array(putCounts(sum.histogram(first, count, buckets))), nil
 }
 
 // uint32Array turns little-endian uint32 bytes into a Uint32Array.
@@ -71,20 +64,6 @@ func putCounts(counts []uint32) []byte {
 		out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
 	}
 	return out
-}
-
-// histogram counts block states of blocks [first, first+count) in buckets
-// equal runs, as little-endian uint32 values (buckets*8 of them).
-func histogram(bat *vhdx.BAT, first, count, buckets uint64) ([]byte, error) {
-	counts := make([]uint32, buckets*8)
-	last := first + count - 1
-	err := bat.WalkRange(bat.BlockIndex(first), bat.BlockIndex(last)+1, func(be vhdx.BATEntry) error {
-		if !be.SectorBitmap && be.Block <= last {
-			counts[(be.Block-first)*buckets/count*8+uint64(be.State)]++
-		}
-		return nil
-	})
-	return putCounts(counts), err
 }
 
 // layerHistogram counts, for blocks [first, first+count) of the top image
@@ -111,7 +90,7 @@ func (e *engine) layerHistogram(args []js.Value) (any, error) {
 		for _, l := range e.disk.Layers() {
 			key += "/" + l.Image.CurrentHeader().DataWriteGUID.String()
 		}
-		b, _, err = e.cached(key, compute)
+		b, _, err = e.cached(e.key, key, compute)
 	} else {
 		b, err = compute()
 	}

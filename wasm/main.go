@@ -25,8 +25,11 @@ const (
 	cacheVersion = "v1"
 	cacheLimit   = 64 << 20
 	maxRead      = 16 << 20
-	// maxCachedBuckets bounds the block histograms worth caching.
+	// maxCachedBuckets bounds the layer histograms worth caching.
 	maxCachedBuckets = 65536
+	// maxCachedStates bounds the run-length encoded block states worth
+	// caching (a sparse disk needs a few bytes, a fragmented one more).
+	maxCachedStates = 8 << 20
 )
 
 // engine holds the open image. Methods lock mu; only one image (with its
@@ -34,7 +37,9 @@ const (
 type engine struct {
 	mu      sync.Mutex
 	files   []*droppedFile // every file given, by name
+	top     *droppedFile   // the file of the image shown
 	img     *vhdx.Image    // the image shown: the top of the chain
+	blocks  *blockSummary  // its block states; nil without a readable BAT
 	disk    *vhdx.Disk     // its virtual disk, through the chain; nil when unreadable
 	diskErr error
 	key     string
@@ -47,6 +52,7 @@ func main() {
 	e := &engine{}
 	methods := map[string]func(args []js.Value) (any, error){
 		"open":           e.open,
+		"scan":           e.scan,
 		"openFiles":      e.openFiles,
 		"layerHistogram": e.layerHistogram,
 		"exportVHDX":     e.exportVHDX,
@@ -84,13 +90,14 @@ func (e *engine) idb() *idbcache.Cache {
 	return e.cache
 }
 
-// cached returns the JSON stored under the current key plus suffix, or
-// computes, stores and returns it. The bool reports a cache hit.
-func (e *engine) cached(suffix string, compute func() ([]byte, error)) ([]byte, bool, error) {
+// cached returns the bytes stored under key plus suffix, or computes,
+// stores and returns them. The bool reports a cache hit. An empty key
+// (an image that cannot be told apart) is never cached.
+func (e *engine) cached(key, suffix string, compute func() ([]byte, error)) ([]byte, bool, error) {
 	ctx := context.Background()
 	c := e.idb()
-	if c != nil && e.key != "" {
-		if b, ok, err := c.Get(ctx, e.key+"/"+suffix); err == nil && ok {
+	if c != nil && key != "" {
+		if b, ok, err := c.Get(ctx, key+"/"+suffix); err == nil && ok {
 			return b, true, nil
 		}
 	}
@@ -98,10 +105,25 @@ func (e *engine) cached(suffix string, compute func() ([]byte, error)) ([]byte, 
 	if err != nil {
 		return nil, false, err
 	}
-	if c != nil && e.key != "" {
-		_ = c.Put(ctx, e.key+"/"+suffix, b) // a failed put only costs speed
-	}
+	e.store(key, suffix, b)
 	return b, false, nil
+}
+
+// lookup returns the bytes stored under key plus suffix.
+func (e *engine) lookup(key, suffix string) ([]byte, bool) {
+	c := e.idb()
+	if c == nil || key == "" {
+		return nil, false
+	}
+	b, ok, err := c.Get(context.Background(), key+"/"+suffix)
+	return b, ok && err == nil
+}
+
+// store keeps b under key plus suffix; a failed put only costs speed.
+func (e *engine) store(key, suffix string, b []byte) {
+	if c := e.idb(); c != nil && key != "" {
+		_ = c.Put(context.Background(), key+"/"+suffix, b)
+	}
 }
 
 // current returns the open image or an error when none is open.
@@ -117,14 +139,34 @@ type checkResult struct {
 	Cached bool `json:"cached"`
 }
 
-func (e *engine) check([]js.Value) (any, error) {
+// check validates the image shown. args[0] may hold {signal, onProgress}:
+// progress counts the bytes of the file read against the size of its
+// tables, and an aborted signal ends the check with "cancelled".
+func (e *engine) check(args []js.Value) (any, error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	img, err := e.current()
-	if err != nil {
-		return nil, err
+	img, top, key := e.img, e.top, e.key
+	e.mu.Unlock()
+	if img == nil {
+		return nil, errors.New("no image is open")
 	}
-	b, hit, err := e.cached("findings", func() ([]byte, error) { return json.Marshal(report.Tally(vdisk.FromVHDX(img, "").Check())) })
+	total := int64(1 << 20)
+	if img.BAT != nil {
+		total += img.BAT.Length
+	}
+	t := newTask(jsutil.Arg(args, 0), total)
+	b, hit, err := e.cached(key, "findings", func() ([]byte, error) {
+		if err := t.cancelled(); err != nil {
+			return nil, err
+		}
+		top.reader.watch(t)
+		findings := vdisk.FromVHDX(img, "").Check()
+		top.reader.watch(nil)
+		if err := t.cancelled(); err != nil {
+			return nil, err
+		}
+		t.report()
+		return json.Marshal(report.Tally(findings))
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -64,6 +64,22 @@ func TestOpenSummaryAndReads(t *testing.T) {
 	if sum["virtual_size"].(float64) != 5<<20 || sum["block_size"].(float64) != 1<<20 {
 		t.Fatalf("summary sizes = %v, %v", sum["virtual_size"], sum["block_size"])
 	}
+	if sum["block_states"] != nil || sum["disk_type"] != "dynamic" {
+		t.Fatalf("open must not read the BAT: block_states %v, disk_type %v", sum["block_states"], sum["disk_type"])
+	}
+	if h, err := e.blockHistogram([]js.Value{js.ValueOf(0), js.ValueOf(5), js.ValueOf(1)}); err != nil || h.(js.Value).Index(0).Int()+h.(js.Value).Index(6).Int() != 0 {
+		t.Fatalf("before the scan no block is known: %v", err)
+	}
+	scanned, err := e.scan(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(scanned.(string)), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum["allocated_size"].(float64) != 1<<20 {
+		t.Fatalf("allocated_size after the scan = %v", sum["allocated_size"])
+	}
 	states := sum["block_states"].(map[string]any)
 	if states["fully_present"].(float64) != 1 || states["zero"].(float64) != 1 || states["not_present"].(float64) != 3 {
 		t.Fatalf("block_states = %v", states)
@@ -127,6 +143,13 @@ func TestOpenSummaryAndReads(t *testing.T) {
 		t.Fatalf("sectorOwner = %v, block = %v", own, blk)
 	}
 
+	ctl := js.Global().Get("AbortController").New()
+	ctl.Call("abort")
+	opts := js.Global().Get("Object").New()
+	opts.Set("signal", ctl.Get("signal"))
+	if _, err := e.check([]js.Value{opts}); err == nil || err.Error() != "cancelled" {
+		t.Fatalf("check with an aborted signal: %v, want cancelled", err)
+	}
 	c, err := e.check(nil)
 	if err != nil {
 		t.Fatal(err)

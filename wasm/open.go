@@ -21,7 +21,7 @@ import (
 type droppedFile struct {
 	name   string
 	file   js.Value
-	reader *jsblob.Reader
+	reader *watchedReader
 	img    *vhdx.Image
 	err    error // why it is not an image
 }
@@ -94,7 +94,7 @@ func (e *engine) openSet(files []js.Value, add bool) (any, error) {
 		set = e.files
 	}
 	for _, f := range files {
-		d := &droppedFile{name: f.Get("name").String(), file: f, reader: jsblob.New(f)}
+		d := &droppedFile{name: f.Get("name").String(), file: f, reader: &watchedReader{sizedReaderAt: jsblob.New(f)}}
 		d.img, d.err = vhdx.Open(d.reader, d.reader.Size())
 		set = replaceByName(set, d)
 	}
@@ -107,7 +107,11 @@ func (e *engine) openSet(files []js.Value, add bool) (any, error) {
 		}
 		return nil, errors.New("no VHDX image among the files given")
 	}
-	e.files, e.img, e.key = set, top.img, cacheKey(top.file, top.img)
+	e.files, e.top, e.img, e.key = set, top, top.img, cacheKey(top.file, top.img)
+	e.blocks = nil
+	if top.img.BAT != nil {
+		e.blocks = newBlockSummary(top.img.BAT)
+	}
 	res := openResult{Key: e.key, Name: top.name, Structures: report.StructuresOf(top.img)}
 	if top.err != nil {
 		res.Error = top.err.Error()
@@ -135,17 +139,16 @@ func (e *engine) openSet(files []js.Value, add bool) (any, error) {
 			res.Others = append(res.Others, d.name)
 		}
 	}
-	sum, hit, err := e.cached("summary", func() ([]byte, error) {
-		s, err := report.Summarize(top.img)
-		if err != nil && s == nil {
+	// The summary without block counts needs no pass over the BAT; scan
+	// adds them (and caches them with the block states).
+	res.Summary, res.Cached = e.cachedSummary()
+	if res.Summary == nil {
+		b, err := json.Marshal(report.Describe(top.img))
+		if err != nil {
 			return nil, err
 		}
-		return json.Marshal(s)
-	})
-	if err != nil {
-		return nil, err
+		res.Summary = b
 	}
-	res.Summary, res.Cached = sum, hit
 	return jsonString(res)
 }
 

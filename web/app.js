@@ -8,7 +8,7 @@ import { chainModel, joinsChain, listNames } from './chain.js';
 import { StructuresView } from './structures.js';
 import { ExportView } from './export.js';
 import { renderOverview, renderValidation, countSeverities } from './views.js';
-import { el, hex, humanSize, duration, parseLocation, parseNumber, grouped, stateLabel } from './format.js';
+import { el, hex, humanSize, bothSizes, duration, parseLocation, parseNumber, grouped, stateLabel } from './format.js';
 
 const $ = (id) => document.getElementById(id);
 const body = document.body;
@@ -29,6 +29,8 @@ const state = {
   chain: null, // chainModel(info) for a differencing disk
   check: null,
   checkError: null,
+  checking: null, // {done, total, cancel()} while a validation runs
+  counting: null, // {done, total} while the BAT is read for the block counts
   fields: null,
   fieldsEnd: null,
   view: 'overview',
@@ -142,11 +144,14 @@ function renderOverviewView() {
   if (!state.info) return;
   renderOverview($('view-overview'), {
     info: state.info,
+    counting: state.counting,
+    checking: state.checking,
     file: state.file,
     chain: state.chain,
     files: Array.from(state.files.values()),
     check: state.check,
     checkError: state.checkError,
+    validate,
     link,
     addFiles: (files) => openFiles(files, true),
   });
@@ -154,7 +159,7 @@ function renderOverviewView() {
 
 function renderValidationView() {
   if (!state.info) return;
-  renderValidation($('view-validation'), { check: state.check, checkError: state.checkError, filters: state.filters });
+  renderValidation($('view-validation'), { check: state.check, checkError: state.checkError, checking: state.checking, filters: state.filters, validate });
   const badge = $('validation-count');
   if (state.check) {
     const c = countSeverities(state.check.findings);
@@ -482,6 +487,11 @@ function resetImage() {
   state.chain = null;
   state.check = null;
   state.checkError = null;
+  if (state.checking) state.checking.cancel();
+  state.checking = null;
+  state.counting = null;
+  delete body.dataset.counted;
+  delete body.dataset.checked;
   state.fields = null;
   state.blockInfo.clear();
   owners.clear();
@@ -629,18 +639,85 @@ function showImage(info, gen, t0) {
     status(`Opened ${what} in ${duration(ms)}${info.cached ? ' (summary from cache)' : ''}.${chain && chain.kind === 'missing' ? ` Drop ${chain.parent} to read the virtual disk.` : ''}`);
   });
 
-  engine.check().then((c) => {
+  countBlocks(gen, t0).then(() => { if (gen === state.gen) validate(); });
+}
+
+/**
+ * Reads the BAT once for the block counts (the overview shows a progress
+ * figure meanwhile, the block map fills in); a cached summary has them.
+ */
+async function countBlocks(gen, t0) {
+  const s = state.info.summary || {};
+  if (s.block_states || !s.payload_blocks) {
+    body.dataset.counted = 'true';
+    return;
+  }
+  state.counting = { done: 0, total: 1 };
+  renderOverviewView();
+  let last = 0;
+  const task = engine.scan((done, total) => {
+    if (gen !== state.gen) return;
+    state.counting = { done, total };
+    const now = performance.now();
+    if (now - last < 200) return;
+    last = now;
+    renderOverviewView();
+    blockMap.refresh();
+  });
+  try {
+    const summary = await task.promise;
+    if (gen !== state.gen) return;
+    state.info.summary = summary;
+    body.dataset.countMs = (performance.now() - t0).toFixed(1);
+  } catch (err) {
+    if (gen !== state.gen) return;
+    status(`Counting the blocks failed: ${err.message}`, true);
+  }
+  state.counting = null;
+  body.dataset.counted = 'true';
+  renderOverviewView();
+  blockMap.setCounts(state.info.summary);
+}
+
+/** Runs the validation (again), with progress and a Cancel button. */
+function validate() {
+  if (!state.info || state.checking) return;
+  const gen = state.gen;
+  const t0 = performance.now();
+  state.check = null;
+  state.checkError = null;
+  delete body.dataset.checked;
+  const task = engine.check((done, total) => {
+    if (gen !== state.gen || !state.checking) return;
+    state.checking.done = done;
+    state.checking.total = total;
+    updateCheckProgress();
+  });
+  state.checking = { done: 0, total: 1, cancel: task.cancel };
+  renderOverviewView();
+  renderValidationView();
+  task.promise.then((c) => {
     if (gen !== state.gen) return;
     state.check = c;
-    renderOverviewView();
-    renderValidationView();
-    body.dataset.checked = 'true';
+    body.dataset.checkMs = (performance.now() - t0).toFixed(1);
   }, (err) => {
     if (gen !== state.gen) return;
     state.checkError = err.message;
+  }).finally(() => {
+    if (gen !== state.gen) return;
+    state.checking = null;
     renderOverviewView();
     renderValidationView();
+    body.dataset.checked = state.check ? 'true' : state.checkError === 'cancelled' ? 'cancelled' : 'failed';
   });
+}
+
+/** Moves the validation progress bars without redrawing the views. */
+function updateCheckProgress() {
+  const c = state.checking;
+  const pct = Math.floor((100 * c.done) / (c.total || 1));
+  for (const p of document.querySelectorAll('.check-progress progress')) p.value = pct;
+  for (const t of document.querySelectorAll('.check-progress .pct')) t.textContent = `${pct}%`;
 }
 
 /** Why the virtual disk cannot be read, or '' when it can. */
@@ -754,7 +831,7 @@ $('goto-form').addEventListener('submit', async (e) => {
     const toDisk = state.view === 'disk' || loc.kind === 'lba';
     const off = toDisk ? resolveDiskLocation(loc) : await resolveFileLocation(loc);
     const size = toDisk ? diskHex.size : fileHex.size;
-    if (off < 0 || off >= size) throw new Error(`${hex(off)} is beyond the end (${hex(size)} bytes)`);
+    if (off < 0 || off >= size) throw new Error(`${hex(off)} is beyond the end of the ${toDisk ? 'disk' : 'file'} (${bothSizes(size)})`);
     gotoDialog.close();
     navigate(`${toDisk ? 'disk' : 'hex-file'}:${hex(off)}`);
   } catch (err) {

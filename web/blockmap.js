@@ -5,7 +5,7 @@
 // cell) and the cell colour blends the states or layers by count. Zooming
 // asks for a narrower range.
 
-import { el, hex, humanSize, grouped, stateLabel } from './format.js';
+import { el, hex, humanSize, grouped, stateLabel, byteRange } from './format.js';
 
 /** Block states in legend order: engine state number(s), name, CSS colour variable. */
 export const STATES = [
@@ -197,6 +197,20 @@ export class BlockMap {
     this.scheduleDraw();
   }
 
+  /** The block counts arrived (the scan of the BAT ended): legend and map are redrawn. */
+  setCounts(summary) {
+    this.summary = summary;
+    this.renderLegend();
+    this.refresh();
+  }
+
+  /** Asks the engine again for what is drawn (the scan has read more of the BAT). */
+  refresh() {
+    if (this.mode !== 'state') return;
+    this.histKey = '';
+    this.scheduleDraw();
+  }
+
   clear() {
     this.imageGen = (this.imageGen || 0) + 1;
     this.summary = null;
@@ -321,16 +335,15 @@ export class BlockMap {
       if (totals) this.layerTotals = totals;
       this.loading.hidden = true;
     }
-    // Each block is counted once, so the bucket totals give every cell's
-    // exact run of blocks, however the engine splits the range.
+    // Cell b holds blocks [ceil(b*count/cells), ceil((b+1)*count/cells))
+    // of the range, as the engine splits it; blocks whose state is not read
+    // yet are missing from the counts and drawn as pending.
     const cells = Math.max(1, Math.floor(hist.length / stride));
     const starts = new Float64Array(cells + 1);
     let maxRun = 0;
-    for (let b = 0; b < cells; b++) {
-      let n = 0;
-      for (let s = 0; s < stride; s++) n += hist[b * stride + s];
-      starts[b + 1] = starts[b] + n;
-      if (n > maxRun) maxRun = n;
+    for (let b = 1; b <= cells; b++) {
+      starts[b] = Math.ceil((b * this.count) / cells);
+      maxRun = Math.max(maxRun, starts[b] - starts[b - 1]);
     }
     const per = maxRun || 1;
     this.hist = hist;
@@ -391,6 +404,9 @@ export class BlockMap {
     const gap = L.s >= GAP_FROM ? Math.max(1, Math.round(dpr)) : 0;
     const h = this.hist;
     const acc = new Float64Array(3);
+    const pendingRGB = parseColor(cssVar('--st-pending'));
+    const pendingV = (255 << 24) | (pendingRGB[2] << 16) | (pendingRGB[1] << 8) | pendingRGB[0];
+    let pending = 0;
     for (let b = 0; b < L.cells; b++) {
       // The cell takes the colour of its most telling slot, mixed with the
       // others by share but never below 55%, so that rare data stays visible.
@@ -402,7 +418,12 @@ export class BlockMap {
         if (top < 0) top = s;
         n += k;
       }
-      if (!n) continue;
+      const run = this.starts[b + 1] - this.starts[b];
+      if (n < run) pending += run - n;
+      if (!n) {
+        if (run) this.fillCell(px, cw, ch, b, pendingV, gap, dpr);
+        continue;
+      }
       const topCol = slotRGB[top];
       const topN = h[b * S + top];
       let r = topCol[0];
@@ -424,18 +445,25 @@ export class BlockMap {
         g = a * g + ((1 - a) * acc[1]) / rest;
         bl = a * bl + ((1 - a) * acc[2]) / rest;
       }
-      const v = (255 << 24) | (Math.round(bl) << 16) | (Math.round(g) << 8) | Math.round(r);
-      const col = b % L.cols;
-      const row = Math.floor(b / L.cols);
-      const x0 = Math.round(col * L.s * dpr);
-      const x1 = Math.min(cw, Math.round((col + 1) * L.s * dpr) - gap);
-      const y0 = Math.round(row * L.s * dpr);
-      const y1 = Math.min(ch, Math.round((row + 1) * L.s * dpr) - gap);
-      for (let y = y0; y < y1; y++) px.fill(v >>> 0, y * cw + x0, y * cw + x1);
+      this.fillCell(px, cw, ch, b, (255 << 24) | (Math.round(bl) << 16) | (Math.round(g) << 8) | Math.round(r), gap, dpr);
     }
     ctx.putImageData(img, 0, 0);
+    this.pending = pending;
+    this.canvas.dataset.pending = String(pending);
     this.imageData = img;
     this.overlay();
+  }
+
+  /** Paints cell b in colour v (0xAABBGGRR) into the pixels px of a cw×ch canvas. */
+  fillCell(px, cw, ch, b, v, gap, dpr) {
+    const L = this.L;
+    const col = b % L.cols;
+    const row = Math.floor(b / L.cols);
+    const x0 = Math.round(col * L.s * dpr);
+    const x1 = Math.min(cw, Math.round((col + 1) * L.s * dpr) - gap);
+    const y0 = Math.round(row * L.s * dpr);
+    const y1 = Math.min(ch, Math.round((row + 1) * L.s * dpr) - gap);
+    for (let y = y0; y < y1; y++) px.fill(v >>> 0, y * cw + x0, y * cw + x1);
   }
 
   overlay() {
@@ -488,12 +516,17 @@ export class BlockMap {
     if (zoomed) {
       this.legend.append(el('li', { class: 'muted' }, el('span'), el('span', {}, 'state'), el('span', { class: 'n' }, 'in view / disk')));
     }
+    if (this.pending) {
+      const sw = el('span', { class: 'swatch', 'aria-hidden': 'true' });
+      sw.style.background = 'var(--st-pending)';
+      this.legend.append(el('li', { 'data-state': 'pending' }, sw, el('span', {}, 'not read yet'), el('span', { class: 'n' }, grouped(this.pending))));
+    }
     STATES.forEach((s, i) => {
       const n = s.key === 'invalid' ? invalid : Number(disk[s.key] || 0);
       if (s.key === 'invalid' && !n && !inView[i]) return;
       this.legend.append(el('li', { class: n ? '' : 'zero-count', 'data-state': s.key },
         stateSwatch(s.key), el('span', {}, stateLabel(s.key)),
-        el('span', { class: 'n' }, zoomed ? `${grouped(inView[i])} / ${grouped(n)}` : grouped(n))));
+        el('span', { class: 'n' }, !this.summary.block_states ? '…' : zoomed ? `${grouped(inView[i])} / ${grouped(n)}` : grouped(n))));
     });
   }
 
@@ -602,14 +635,14 @@ export class BlockMap {
       }
       const lines = [
         `Blocks ${grouped(a)}–${grouped(b - 1)} (${grouped(b - a)})`,
-        `virtual ${hex(vStart)}–${hex(vEnd - 1)} (${humanSize(vEnd - vStart)})`,
+        `virtual ${byteRange(vStart, vEnd - 1)}`,
         parts.join(', '),
         'click to zoom in',
       ];
       this.showInfo(lines);
       return;
     }
-    this.showInfo([`Block ${grouped(a)}`, `virtual ${hex(vStart)}–${hex(vEnd - 1)}`, '…']);
+    this.showInfo([`Block ${grouped(a)}`, `virtual ${byteRange(vStart, vEnd - 1)}`, '…']);
     try {
       const info = await this.engine.block(a);
       let layer = -1;
@@ -621,7 +654,7 @@ export class BlockMap {
       if (token !== this.descToken) return;
       const head = [
         `Block ${grouped(info.block)}`,
-        `virtual ${hex(info.virtual_offset)}–${hex(info.virtual_offset + info.virtual_length - 1)} (${humanSize(info.virtual_length)})`,
+        `virtual ${byteRange(info.virtual_offset, info.virtual_offset + info.virtual_length - 1)}`,
       ];
       const bat = `BAT entry ${grouped(info.bat_index)} at ${hex(info.bat_entry_offset)}`;
       const st = stateLabel(info.state);

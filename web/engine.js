@@ -80,14 +80,14 @@ export class Engine extends EventTarget {
   }
 
   /** Calls an engine method; quiet calls (hex page reads) do not count as busy. */
-  call(method, args = [], { quiet = false, onProgress = null, onId = null } = {}) {
+  call(method, args = [], { quiet = false, onProgress = null, onId = null, transfer = [] } = {}) {
     if (this.fatal) return Promise.reject(new Error(this.fatal));
     const id = this.nextId++;
     onId?.(id);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, quiet, onProgress });
       if (!quiet) this.setBusy(this.busy + 1);
-      this.worker.postMessage({ id, method, args });
+      this.worker.postMessage({ id, method, args }, transfer);
     });
   }
 
@@ -101,16 +101,30 @@ export class Engine extends EventTarget {
   layerHistogram(first, count, buckets) { return this.call('layerHistogram', [first, count, buckets]); }
 
   /**
-   * Writes the merged virtual disk as a standalone dynamic VHDX into the file
-   * behind handle (a FileSystemFileHandle: the worker opens the writable).
-   * Returns {promise (bytes written), cancel()}.
+   * Writes the merged virtual disk as a standalone dynamic VHDX into target:
+   * the file behind a FileSystemFileHandle (the worker opens the writable),
+   * or the MessagePort of a streamed download (download.js). Returns
+   * {promise (bytes written), cancel()}.
    */
-  exportVHDX(handle, onProgress) {
+  exportVHDX(target, onProgress) {
     let id = 0;
-    const promise = this.call('exportVHDX', [handle], { quiet: true, onProgress, onId: (x) => { id = x; } });
+    const transfer = typeof MessagePort === 'function' && target instanceof MessagePort ? [target] : [];
+    const promise = this.call('exportVHDX', [target], { quiet: true, onProgress, onId: (x) => { id = x; }, transfer });
     return { promise, cancel: () => { if (id) this.worker.postMessage({ cancel: id }); } };
   }
-  check() { return this.json('check'); }
+  /**
+   * Starts long work (scan or check): returns {promise (the parsed JSON
+   * result), cancel()}; onProgress(done, total) follows it.
+   */
+  task(method, onProgress = null) {
+    let id = 0;
+    const promise = this.call(method, [], { onProgress, onId: (x) => { id = x; } })
+      .then((r) => (typeof r === 'string' ? JSON.parse(r) : r));
+    return { promise, cancel: () => { if (id) this.worker.postMessage({ cancel: id }); } };
+  }
+
+  check(onProgress = null) { return this.task('check', onProgress); }
+  scan(onProgress = null) { return this.task('scan', onProgress); }
   fields() { return this.json('fields'); }
   block(n) { return this.json('block', n); }
   sectorOwner(offset) { return this.json('sectorOwner', offset); }

@@ -6,10 +6,23 @@
 // the writable there (a writable stream cannot be posted to a worker).
 
 import { el, bothSizes, humanSize, duration, grouped } from './format.js';
+import { canStreamDownloads, startDownload, portWriter } from './download.js';
 
 const CHUNK = 4 * 1024 * 1024;
 const WINDOW = 65536; // blocks per blockHistogram call while exporting
 const DATA_STATES = new Set([4, 5, 6, 7]); // read these; the others read as zeros
+
+/**
+ * How exports are saved here: 'picker' (the File System Access API writes
+ * the file the user picks), 'download' (streamed through the service
+ * worker into the downloads), or null.
+ */
+function saveMode() {
+  if (typeof window.showSaveFilePicker === 'function') return 'picker';
+  return canStreamDownloads() ? 'download' : null;
+}
+
+const NO_SAVE = 'Exports stream through this page’s service worker, which is not running yet: reload the page once (it then also works offline).';
 
 export function baseName(name) {
   return String(name || 'disk').replace(/\.a?vhdx$/i, '') || 'disk';
@@ -62,12 +75,10 @@ export class ExportView {
     const unreadable = this.unreadable();
     if (unreadable) {
       rawCard.append(el('p', { class: 'note warn', id: 'export-raw-unavailable' }, unreadable));
-    } else if (typeof window.showSaveFilePicker !== 'function') {
-      rawCard.append(el('p', { class: 'note warn', id: 'export-raw-unsupported' },
-        'Streaming export needs a Chromium-based browser (Chrome, Edge, Opera, Brave…): only they let a page write a file piece by piece. ',
-        'This browser would have to hold the whole disk in memory first, so the raw export is not offered here.'));
+    } else if (!saveMode()) {
+      rawCard.append(el('p', { class: 'note warn', id: 'export-raw-unsupported' }, NO_SAVE));
     } else {
-      const start = el('button', { class: 'button primary', type: 'button', id: 'export-raw' }, `Save as ${name}…`);
+      const start = el('button', { class: 'button primary', type: 'button', id: 'export-raw' }, saveMode() === 'picker' ? `Save as ${name}…` : `Download ${name}`);
       this.progress = el('progress', { max: '1', value: '0', hidden: true, 'aria-label': 'Export progress' });
       this.progressText = el('p', { class: 'muted', id: 'export-raw-status', 'aria-live': 'polite' });
       this.cancelBtn = el('button', { class: 'button', type: 'button', hidden: true, id: 'export-cancel' }, 'Cancel');
@@ -77,7 +88,9 @@ export class ExportView {
         el('p', {}, merged
           ? `The ${bothSizes(s.virtual_size)} virtual disk as the chain of ${this.chain.layers.length} layers reads it (each sector from the newest layer that stores it), as a plain sector-by-sector image. `
           : `The ${bothSizes(s.virtual_size)} virtual disk, after log replay, as a plain sector-by-sector image. `,
-          'It is written straight to the file you choose, 4 MiB at a time; blocks that hold no data are left as zeros without being read.'),
+          saveMode() === 'picker'
+            ? 'It is written straight to the file you choose, 4 MiB at a time; blocks that hold no data are left as zeros without being read.'
+            : 'It streams into your downloads 4 MiB at a time, whatever its size; blocks that hold no data are sent as zeros without being read.'),
         el('p', { class: 'toolbar' }, start, this.cancelBtn), this.progress, this.progressText);
     }
     const vhdxCard = chain ? this.renderVHDXCard(base, unreadable) : null;
@@ -115,7 +128,7 @@ export class ExportView {
     const name = `${base}-merged.vhdx`;
     const card = el('section', { class: 'card', 'aria-labelledby': 'export-vhdx-title' },
       el('h2', { id: 'export-vhdx-title' }, 'Merged VHDX (standalone dynamic)'));
-    const start = el('button', { class: 'button primary', type: 'button', id: 'export-vhdx', disabled: true }, `Save as ${name}…`);
+    const start = el('button', { class: 'button primary', type: 'button', id: 'export-vhdx', disabled: true }, saveMode() === 'download' ? `Download ${name}` : `Save as ${name}…`);
     const note = el('p', { class: 'note warn', id: 'export-vhdx-note', hidden: true });
     this.vhdxProgress = el('progress', { max: '1', value: '0', hidden: true, 'aria-label': 'Merged VHDX export progress' });
     this.vhdxText = el('p', { class: 'muted', id: 'export-vhdx-status', 'aria-live': 'polite' });
@@ -129,7 +142,7 @@ export class ExportView {
       el('p', { class: 'toolbar' }, start, this.vhdxCancel), note, this.vhdxProgress, this.vhdxText);
     let why = '';
     if (unreadable) why = unreadable;
-    else if (typeof window.showSaveFilePicker !== 'function') why = 'Writing a VHDX file piece by piece needs a Chromium-based browser (Chrome, Edge, Opera, Brave…).';
+    else if (!saveMode()) why = NO_SAVE;
     else if (!this.engine.has('exportVHDX')) why = 'This build of the engine cannot write VHDX files yet (it has no exportVHDX): use the merged raw image, or vhdx merge on the command line.';
     start.disabled = !!why;
     note.hidden = !why;
@@ -139,15 +152,21 @@ export class ExportView {
   }
 
   async exportVHDX(btn, suggestedName) {
-    let handle;
-    try {
-      handle = await window.showSaveFilePicker({
-        suggestedName,
-        types: [{ description: 'VHDX virtual disk', accept: { 'application/octet-stream': ['.vhdx'] } }],
-      });
-    } catch (err) {
-      if (err.name !== 'AbortError') this.vhdxText.textContent = `Cannot save: ${err.message}`;
-      return;
+    let target;
+    let savedName = suggestedName;
+    if (saveMode() === 'picker') {
+      try {
+        target = await window.showSaveFilePicker({
+          suggestedName,
+          types: [{ description: 'VHDX virtual disk', accept: { 'application/octet-stream': ['.vhdx'] } }],
+        });
+        savedName = target.name;
+      } catch (err) {
+        if (err.name !== 'AbortError') this.vhdxText.textContent = `Cannot save: ${err.message}`;
+        return;
+      }
+    } else {
+      target = startDownload(suggestedName).port;
     }
     const t0 = performance.now();
     let cancelled = false;
@@ -156,7 +175,7 @@ export class ExportView {
     this.vhdxProgress.hidden = false;
     this.vhdxProgress.removeAttribute('value'); // indeterminate until the engine reports
     this.vhdxText.textContent = 'Merging the chain…';
-    const job = this.engine.exportVHDX(handle, (done, total) => {
+    const job = this.engine.exportVHDX(target, (done, total) => {
       const secs = Math.max(0.001, (performance.now() - t0) / 1000);
       this.vhdxProgress.value = total ? done / total : 0;
       const eta = done && total && done < total ? ((total - done) / (done / secs)) * 1000 : 0;
@@ -168,10 +187,10 @@ export class ExportView {
       const written = await job.promise;
       const ms = performance.now() - t0;
       this.vhdxProgress.value = 1;
-      this.vhdxText.textContent = `Saved ${handle.name}: ${bothSizes(written)} written in ${duration(ms)}.`;
+      this.vhdxText.textContent = `Saved ${savedName}: ${bothSizes(written)} written in ${duration(ms)}.`;
       this.root.dataset.exportedVhdx = String(written);
       ok = true;
-      this.onMessage?.(`Merged VHDX saved as ${handle.name}`);
+      this.onMessage?.(`Merged VHDX saved as ${savedName}`);
     } catch (err) {
       this.vhdxText.textContent = cancelled ? 'Export cancelled; the partial file was discarded.' : `Export failed: ${err.message}`;
     } finally {
@@ -203,22 +222,54 @@ export class ExportView {
     }
   }
 
+  /**
+   * Where a raw image goes: {name, data(offset, bytes), skip(n), close(),
+   * abort()}. A picked file is sized first, so skipped blocks cost nothing;
+   * a streamed download is written in order, skipped blocks as zeros.
+   */
+  async rawSink(suggestedName, size) {
+    if (saveMode() === 'picker') {
+      const handle = await window.showSaveFilePicker({
+        suggestedName,
+        types: [{ description: 'Raw disk image', accept: { 'application/octet-stream': ['.img', '.raw', '.bin'] } }],
+      });
+      const writable = await handle.createWritable({ keepExistingData: false });
+      await writable.truncate(size);
+      return {
+        name: handle.name,
+        data: (off, bytes) => writable.write({ type: 'write', position: off, data: bytes }),
+        skip: async () => {},
+        close: () => writable.close(),
+        abort: () => writable.abort(),
+      };
+    }
+    const w = portWriter(startDownload(suggestedName, size).port);
+    return {
+      name: suggestedName,
+      data: (off, bytes) => w.write(bytes),
+      skip: async (n) => {
+        for (let left = n; left > 0; left -= CHUNK) await w.zeros(Math.min(CHUNK, left));
+      },
+      close: () => w.close(),
+      abort: () => w.abort(),
+    };
+  }
+
   async exportRaw(btn, suggestedName) {
     const s = this.info.summary;
     const size = Number(s.virtual_size);
     const blockSize = Number(s.block_size);
     const blocks = Number(s.payload_blocks);
-    let handle;
+    const job = (this.running = { cancel: false });
+    let sink;
+    let finished = false;
     try {
-      handle = await window.showSaveFilePicker({
-        suggestedName,
-        types: [{ description: 'Raw disk image', accept: { 'application/octet-stream': ['.img', '.raw', '.bin'] } }],
-      });
+      sink = await this.rawSink(suggestedName, size);
     } catch (err) {
+      this.running = null;
       if (err.name !== 'AbortError') this.progressText.textContent = `Cannot save: ${err.message}`;
       return;
     }
-    const job = (this.running = { cancel: false });
     btn.disabled = true;
     this.cancelBtn.hidden = false;
     this.progress.hidden = false;
@@ -226,7 +277,6 @@ export class ExportView {
     const t0 = performance.now();
     let done = 0; // virtual bytes accounted for
     let written = 0; // bytes read and written
-    let writable;
     const show = () => {
       const secs = Math.max(0.001, (performance.now() - t0) / 1000);
       this.progress.value = size ? done / size : 1;
@@ -235,10 +285,9 @@ export class ExportView {
       this.progressText.textContent = `${humanSize(done)} of ${humanSize(size)} (${((100 * done) / Math.max(1, size)).toFixed(1)}%) · ${humanSize(written)} of data written at ${humanSize(rate)}/s${eta ? ` · about ${duration(eta)} left` : ''}`;
     };
     try {
-      writable = await handle.createWritable({ keepExistingData: false });
-      // Size the file first: skipped blocks then read as zeros (sparse where the file system allows).
-      await writable.truncate(size);
-      // Which blocks hold data: in this file, or for a chain in any layer.
+      // Which blocks hold data: in this file (once its BAT is read), or for a chain in any layer.
+      this.progressText.textContent = 'Reading the block allocation table…';
+      await this.engine.scan().promise;
       const L = this.chain && this.chain.complete ? this.chain.layers.length : 0;
       for (let first = 0; first < blocks; first += WINDOW) {
         const n = Math.min(WINDOW, blocks - first);
@@ -251,6 +300,7 @@ export class ExportView {
           if (L) data = states[i * (L + 1) + L] === 0;
           else for (const st of DATA_STATES) if (states[i * 8 + st]) data = true;
           if (!data) {
+            await sink.skip(end - start);
             done = end;
             continue;
           }
@@ -259,7 +309,7 @@ export class ExportView {
             const len = Math.min(CHUNK, end - off);
             const bytes = await this.engine.readDisk(off, len, true);
             if (bytes.length !== len) throw new Error(`short read at ${off}: ${bytes.length} of ${len} bytes`);
-            await writable.write({ type: 'write', position: off, data: bytes });
+            await sink.data(off, bytes);
             written += len;
             done = off + len;
             show();
@@ -268,17 +318,17 @@ export class ExportView {
         show();
         if (job.cancel) throw new DOMException('cancelled', 'AbortError');
       }
-      await writable.close();
-      writable = null;
+      await sink.close();
+      finished = true;
       done = size;
       show();
       const ms = performance.now() - t0;
-      this.progressText.textContent = `Saved ${handle.name}: ${bothSizes(size)} in ${duration(ms)} (${humanSize(written)} of block data, ${grouped(blocks)} blocks${L ? `, merged from ${L} layers` : ''}).`;
+      this.progressText.textContent = `Saved ${sink.name}: ${bothSizes(size)} in ${duration(ms)} (${humanSize(written)} of block data, ${grouped(blocks)} blocks${L ? `, merged from ${L} layers` : ''}).`;
       this.root.dataset.exported = String(size);
-      this.onMessage?.(`Raw image saved as ${handle.name}`);
+      this.onMessage?.(`Raw image saved as ${sink.name}`);
     } catch (err) {
-      if (writable) {
-        try { await writable.abort(); } catch { /* ignore */ }
+      if (!finished) {
+        try { await sink.abort(); } catch { /* ignore */ }
       }
       this.progressText.textContent = err.name === 'AbortError' ? 'Export cancelled; nothing was saved.' : `Export failed: ${err.message}`;
     } finally {

@@ -23,11 +23,11 @@ export function grouped(n) {
   return Number(n).toLocaleString('en-US');
 }
 
-/** "1 GiB (1073741824 bytes)": both ways, as the overview wants. */
+/** "1 GiB (1,073,741,824 bytes)": as people read it, and exactly. */
 export function bothSizes(n) {
   n = Number(n);
   if (Math.abs(n) < 1024) return `${n} ${n === 1 ? 'byte' : 'bytes'}`;
-  return `${humanSize(n)} (${n} bytes)`;
+  return `${humanSize(n)} (${grouped(n)} bytes)`;
 }
 
 /** "0x10000" */
@@ -137,4 +137,13 @@ export function el(tag, attrs, ...children) {
     e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return e;
+}
+
+/**
+ * A byte range [a, last] shown one way everywhere: both ends included,
+ * said so, with the count: "0x10–0x1f inclusive (16 bytes)".
+ */
+export function byteRange(a, last) {
+  const n = last - a + 1;
+  return `${hex(a)}–${hex(last)} inclusive (${grouped(n)} ${n === 1 ? 'byte' : 'bytes'})`;
 }

@@ -5,9 +5,10 @@
 // byte offset, because browsers clamp element heights (~33.5M px) far below
 // what a 64 TiB disk would need as a tall spacer.
 
-import { HEX2, ASCII, hex, bytesToHex, leBig, guidFromBytes, parseLocation, el, grouped } from './format.js';
+import { HEX2, ASCII, hex, bytesToHex, leBig, guidFromBytes, parseLocation, el, grouped, bothSizes, byteRange } from './format.js';
 
-const COLS = 16;
+// Bytes per row: the widest that fits (8 on a phone, 32 on a wide screen).
+const COL_CHOICES = [32, 16, 8];
 const PAGE = 64 * 1024;
 const MAX_PAGES = 256; // 16 MiB of cached pages per view
 const MAX_INFLIGHT = 2;
@@ -64,7 +65,7 @@ export class HexView {
     this.toolbar = el('div', { class: 'hex-toolbar' }, el('h2', {}, o.title), form, this.copyButton, this.selInfo);
     this.errorBox = el('div', { class: 'hex-error note err', role: 'alert', hidden: true });
 
-    this.rowsEl = el('div', { class: 'hex-rows', id: `hex-rows-${o.kind}`, role: 'region', 'aria-roledescription': 'hex dump', 'aria-label': `${o.title}: offset, 16 bytes in hex, and as ASCII per row`, 'aria-describedby': `hex-status-${o.kind}` });
+    this.rowsEl = el('div', { class: 'hex-rows', id: `hex-rows-${o.kind}`, role: 'region', 'aria-roledescription': 'hex dump', 'aria-label': `${o.title}: offset, bytes in hex, and as ASCII per row`, 'aria-describedby': `hex-status-${o.kind}` });
     this.thumb = el('div', { class: 'thumb' });
     this.markTick = el('div', { class: 'tick', hidden: true });
     this.scrollEl = el('div', {
@@ -80,7 +81,9 @@ export class HexView {
 
     this.rowEls = [];
     this.cellCls = [];
+    this.cols = 16;
     new ResizeObserver(() => this.layout()).observe(this.rowsEl);
+    new ResizeObserver(() => this.layout()).observe(this.root);
     new ResizeObserver(() => { this.trackH = this.scrollEl.clientHeight; this.invalidate(); }).observe(this.scrollEl);
 
     this.rowsEl.addEventListener('pointerdown', (e) => this.onPointerDown(e));
@@ -125,7 +128,7 @@ export class HexView {
     this.renderSide();
   }
 
-  get totalRows() { return Math.ceil(this.size / COLS); }
+  get totalRows() { return Math.ceil(this.size / this.cols); }
   get maxTop() { return Math.max(0, this.totalRows - this.rows); }
 
   show() {
@@ -145,12 +148,32 @@ export class HexView {
     const styleH = parseFloat(getComputedStyle(this.rowsEl).lineHeight);
     if (styleH) this.rowH = styleH;
     const rows = Math.max(1, Math.floor((h - 4) / this.rowH));
-    if (rows !== this.rows || this.rowEls.length !== rows) {
+    const cols = this.fitCols();
+    if (rows !== this.rows || this.rowEls.length !== rows || cols !== this.cols) {
+      if (cols !== this.cols) this.top = Math.floor((this.top * this.cols) / cols);
       this.rows = rows;
+      this.cols = cols;
+      this.root.dataset.cols = String(cols);
       this.buildRows();
     }
     this.setTop(this.top);
     this.invalidate();
+  }
+
+  /** The most bytes per row whose columns fit beside the scrollbar and the inspector. */
+  fitCols() {
+    const body = this.main.parentElement;
+    if (!this.chW) {
+      const probe = el('span', { class: 'hx-probe', 'aria-hidden': 'true' }, '0'.repeat(64));
+      this.rowsEl.append(probe);
+      this.chW = probe.getBoundingClientRect().width / 64 || 8;
+      probe.remove();
+    }
+    const sideW = getComputedStyle(this.side).display === 'none' ? 0 : parseFloat(getComputedStyle(this.side).minWidth) || 0;
+    const avail = body.clientWidth - sideW - this.scrollEl.offsetWidth;
+    // Offset, hex columns (3ch each, a gap every 8), ASCII, paddings and the gutter.
+    const need = (c) => (this.offDigits + 1.1 + 3 * c + 0.8 * (c / 8 - 1) + 1.2 + 1 + c + 3) * this.chW + (this.rowMark ? 14 : 0);
+    return COL_CHOICES.find((c) => need(c) <= avail) || COL_CHOICES[COL_CHOICES.length - 1];
   }
 
   buildRows() {
@@ -170,7 +193,7 @@ export class HexView {
       const c = [];
       const bn = [];
       const cn = [];
-      for (let i = 0; i < COLS; i++) {
+      for (let i = 0; i < this.cols; i++) {
         const btext = document.createTextNode('  ');
         const ctext = document.createTextNode(' ');
         const be = el('span', { class: 'hx-b', 'data-c': i }, btext);
@@ -184,8 +207,8 @@ export class HexView {
       }
       const row = el('div', { class: 'hx-row', 'data-r': r }, gut, off, bytes, asc, lay);
       frag.append(row);
-      this.rowEls.push({ row, off, offText, b, c, bn, cn, gut, lay, lastOff: -1, lastMark: '', bt: new Array(COLS).fill('  ') });
-      this.cellCls.push(new Array(COLS).fill(''));
+      this.rowEls.push({ row, off, offText, b, c, bn, cn, gut, lay, lastOff: -1, lastMark: '', bt: new Array(this.cols).fill('  ') });
+      this.cellCls.push(new Array(this.cols).fill(''));
     }
     this.rowsEl.append(frag);
     this.measured = false;
@@ -241,8 +264,8 @@ export class HexView {
 
   want() {
     if (!this.read || !this.size) return;
-    const first = Math.floor((this.top * COLS) / PAGE);
-    const last = Math.floor(Math.max(0, Math.min(this.size, (this.top + this.rows) * COLS) - 1) / PAGE);
+    const first = Math.floor((this.top * this.cols) / PAGE);
+    const last = Math.floor(Math.max(0, Math.min(this.size, (this.top + this.rows) * this.cols) - 1) / PAGE);
     const lastPage = Math.floor((this.size - 1) / PAGE);
     const need = [];
     for (let p = first; p <= last; p++) need.push(p);
@@ -271,7 +294,7 @@ export class HexView {
     this.lastPage = -1;
     if (data instanceof Error) this.setError(data.message);
     if (this.pages.size > MAX_PAGES) {
-      const keep = new Set([Math.floor((this.top * COLS) / PAGE)]);
+      const keep = new Set([Math.floor((this.top * this.cols) / PAGE)]);
       for (const k of this.pages.keys()) {
         if (this.pages.size <= MAX_PAGES * 0.75) break;
         if (!keep.has(k)) this.pages.delete(k);
@@ -299,7 +322,7 @@ export class HexView {
     let prevKey = null;
     for (let r = 0; r < this.rows; r++) {
       const R = this.rowEls[r];
-      const rowOff = (this.top + r) * COLS;
+      const rowOff = (this.top + r) * this.cols;
       const inRange = rowOff < this.size;
       const offText = inRange ? rowOff.toString(16).padStart(this.offDigits, '0') : '';
       if (R.lastOff !== offText) {
@@ -308,7 +331,7 @@ export class HexView {
       }
       if (this.rowMark) prevKey = this.renderRowMark(R, inRange ? this.rowMark(rowOff) : null, prevKey, r);
       const cls = this.cellCls[r];
-      for (let c = 0; c < COLS; c++) {
+      for (let c = 0; c < this.cols; c++) {
         const off = rowOff + c;
         let bt;
         let ct;
@@ -406,8 +429,8 @@ export class HexView {
     this.thumb.style.transform = `translateY(${y}px)`;
     this.thumbH = thumbH;
     this.scrollEl.setAttribute('aria-valuemax', String(Math.max(0, this.size - 1)));
-    this.scrollEl.setAttribute('aria-valuenow', String(this.top * COLS));
-    this.scrollEl.setAttribute('aria-valuetext', `offset ${hex(this.top * COLS)} of ${hex(this.size)}`);
+    this.scrollEl.setAttribute('aria-valuenow', String(this.top * this.cols));
+    this.scrollEl.setAttribute('aria-valuetext', `offset ${hex(this.top * this.cols)} of ${bothSizes(this.size)}`);
     if (this.mark && this.size) {
       this.markTick.hidden = false;
       this.markTick.style.top = `${Math.min(trackH - 2, (this.mark[0] / this.size) * trackH)}px`;
@@ -425,8 +448,8 @@ export class HexView {
     const n = b - a + 1;
     const lba = this.kind === 'disk' ? ` · LBA ${Math.floor(this.cursor / this.sectorSize)}` : '';
     this.selInfo.textContent = n > 1
-      ? `selected ${hex(a)}–${hex(b)} (${grouped(n)} bytes)`
-      : `cursor ${hex(this.cursor)}${lba} · ${hex(this.size)} bytes`;
+      ? `selected ${byteRange(a, b)}`
+      : `cursor ${hex(this.cursor)}${lba} · ${this.kind === 'disk' ? 'disk' : 'file'} of ${bothSizes(this.size)}`;
   }
 
   // ---- position --------------------------------------------------------
@@ -447,7 +470,7 @@ export class HexView {
     this.cursor = offset;
     this.anchor = offset;
     this.mark = mark ? [mark[0], Math.min(mark[1], this.size)] : null;
-    const row = Math.floor(offset / COLS);
+    const row = Math.floor(offset / this.cols);
     if (scroll === 'top' || row < this.top || row >= this.top + this.rows) {
       this.setTop(scroll === 'top' ? row : row - Math.floor(this.rows / 3));
     }
@@ -466,7 +489,7 @@ export class HexView {
       return false;
     }
     if (off === null || off === undefined || off < 0 || off >= this.size) {
-      this.status.textContent = loc ? `${text.trim()} is outside this ${this.kind === 'disk' ? 'disk' : 'file'} (${hex(this.size)} bytes)` : `Cannot read “${text.trim()}” as an offset`;
+      this.status.textContent = loc ? `${text.trim()} is outside this ${this.kind === 'disk' ? 'disk' : 'file'} of ${bothSizes(this.size)}` : `Cannot read “${text.trim()}” as an offset`;
       return false;
     }
     this.goTo(off);
@@ -478,8 +501,8 @@ export class HexView {
   locationChanged(force = false) {
     clearTimeout(this.locTimer);
     this.locTimer = setTimeout(() => {
-      const cursorVisible = this.cursor >= this.top * COLS && this.cursor < (this.top + this.rows) * COLS;
-      const off = cursorVisible ? this.cursor : this.top * COLS;
+      const cursorVisible = this.cursor >= this.top * this.cols && this.cursor < (this.top + this.rows) * this.cols;
+      const off = cursorVisible ? this.cursor : this.top * this.cols;
       this.opts.onLocation?.(off, this.mark && this.mark[0] === off ? this.mark : null, false);
     }, force ? 0 : 250);
   }
@@ -489,7 +512,7 @@ export class HexView {
     to = Math.max(0, Math.min(this.size - 1, to));
     this.cursor = to;
     if (!extend) this.anchor = to;
-    const row = Math.floor(to / COLS);
+    const row = Math.floor(to / this.cols);
     if (row < this.top) this.setTop(row);
     else if (row >= this.top + this.rows) this.setTop(row - this.rows + 1);
     this.locationChanged();
@@ -513,13 +536,13 @@ export class HexView {
     const y = e.clientY - rr.top - this.geo.rowsTop;
     const r = Math.floor(y / this.rowH);
     const near = (cols) => {
-      if (x < cols[0][0] - 4 || x > cols[COLS - 1][1] + 4) return -1;
-      for (let c = 0; c < COLS; c++) if (x < cols[c][1]) return c;
-      return COLS - 1;
+      if (x < cols[0][0] - 4 || x > cols[this.cols - 1][1] + 4) return -1;
+      for (let c = 0; c < this.cols; c++) if (x < cols[c][1]) return c;
+      return this.cols - 1;
     };
     let c = near(this.geo.hex);
     if (c < 0) c = near(this.geo.asc);
-    return { r, c, off: (this.top + r) * COLS + Math.max(0, c), inside: c >= 0 && r >= 0 && r < this.rows };
+    return { r, c, off: (this.top + r) * this.cols + Math.max(0, c), inside: c >= 0 && r >= 0 && r < this.rows };
   }
 
   onPointerDown(e) {
@@ -546,8 +569,8 @@ export class HexView {
       if (h.r < 0) this.setTop(this.top - 1);
       else if (h.r >= this.rows) this.setTop(this.top + 1);
       const r = Math.max(0, Math.min(this.rows - 1, h.r));
-      const c = h.c < 0 ? (e.clientX < this.rowsEl.getBoundingClientRect().left + this.geo.hex[0][0] ? 0 : COLS - 1) : h.c;
-      this.cursor = Math.max(0, Math.min(this.size - 1, (this.top + r) * COLS + c));
+      const c = h.c < 0 ? (e.clientX < this.rowsEl.getBoundingClientRect().left + this.geo.hex[0][0] ? 0 : this.cols - 1) : h.c;
+      this.cursor = Math.max(0, Math.min(this.size - 1, (this.top + r) * this.cols + c));
       this.renderSideSoon();
       this.invalidate();
       return;
@@ -607,13 +630,13 @@ export class HexView {
       this.copySelection();
       return;
     }
-    const page = Math.max(1, this.rows - 1) * COLS;
+    const page = Math.max(1, this.rows - 1) * this.cols;
     let to = null;
     switch (e.key) {
       case 'ArrowLeft': to = this.cursor - 1; break;
       case 'ArrowRight': to = this.cursor + 1; break;
-      case 'ArrowUp': to = this.cursor - COLS; break;
-      case 'ArrowDown': to = this.cursor + COLS; break;
+      case 'ArrowUp': to = this.cursor - this.cols; break;
+      case 'ArrowDown': to = this.cursor + this.cols; break;
       case 'PageUp': to = this.cursor - page; this.setTop(this.top - (this.rows - 1)); break;
       case 'PageDown': to = this.cursor + page; this.setTop(this.top + (this.rows - 1)); break;
       case 'Home': to = 0; break;

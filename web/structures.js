@@ -111,7 +111,7 @@ export class StructuresView {
 
   head(title, badges, offset, length) {
     const show = offset !== undefined && offset !== null
-      ? el('button', { class: 'button small', type: 'button', onclick: () => this.opts.openFile(offset, length) }, `Show bytes ${hex(offset)}–${hex(offset + (length || 1) - 1)}`)
+      ? el('button', { class: 'button small', type: 'button', onclick: () => this.opts.openFile(offset, length) }, `Show bytes ${hex(offset)}–${hex(offset + (length || 1) - 1)} inclusive`)
       : null;
     this.detail.append(el('div', { class: 'struct-head' }, el('h2', {}, title), ...badges.filter(Boolean), show));
   }

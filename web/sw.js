@@ -27,11 +27,69 @@ self.addEventListener('activate', (event) => {
   })());
 });
 
+// Streamed downloads (download.js): id → {port, name, size}, registered by
+// a page just before it opens ./download/<id>/<name>.
+const downloads = new Map();
+const QUEUED_CHUNKS = 4; // chunks queued before the producer waits
+
+self.addEventListener('message', (event) => {
+  const d = event.data && event.data.download;
+  if (!d || !event.ports[0]) return;
+  downloads.set(String(d.id), { port: event.ports[0], name: String(d.name), size: d.size });
+});
+
+/** A quoted-string and an RFC 5987 form of a file name for Content-Disposition. */
+function disposition(name) {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
+function downloadResponse(d) {
+  const { port } = d;
+  let wantAck = false;
+  const stream = new ReadableStream({
+    start(controller) {
+      port.onmessage = (e) => {
+        const m = e.data || {};
+        try {
+          if (m.chunk) controller.enqueue(m.chunk);
+          else if (m.zeros) controller.enqueue(new Uint8Array(m.zeros));
+          else if (m.end) { controller.close(); return; } else if (m.error) { controller.error(new Error(m.error)); return; }
+        } catch (err) {
+          port.postMessage({ cancel: true, reason: String(err && err.message) });
+          return;
+        }
+        if (controller.desiredSize > 0) port.postMessage({ ack: true });
+        else wantAck = true;
+      };
+    },
+    pull() {
+      if (wantAck) {
+        wantAck = false;
+        port.postMessage({ ack: true });
+      }
+    },
+    cancel(reason) {
+      port.postMessage({ cancel: true, reason: String(reason || '') });
+    },
+  }, { highWaterMark: QUEUED_CHUNKS });
+  const headers = { 'Content-Type': 'application/octet-stream', 'Content-Disposition': disposition(d.name), 'X-Content-Type-Options': 'nosniff' };
+  if (Number.isSafeInteger(d.size)) headers['Content-Length'] = String(d.size);
+  return new Response(stream, { headers });
+}
+
 self.addEventListener('fetch', (event) => {
   const req = event.request;
   if (req.method !== 'GET') return;
   const url = new URL(req.url);
   if (url.origin !== self.location.origin) return;
+  const m = /\/download\/([^/]+)\//.exec(url.pathname);
+  if (m) {
+    const d = downloads.get(m[1]);
+    downloads.delete(m[1]);
+    event.respondWith(d ? downloadResponse(d) : new Response('This download is no longer available.', { status: 404 }));
+    return;
+  }
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     let hit = await cache.match(req, { ignoreSearch: true });

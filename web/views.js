@@ -108,7 +108,7 @@ function chainCard(ctx) {
 
 /**
  * @param {HTMLElement} root
- * @param {{info, file, chain, files, check, checkError, link(hash) → Node, addFiles(files)}} ctx
+ * @param {{info, file, chain, files, counting, checking, check, checkError, validate(), link(hash) → Node, addFiles(files)}} ctx
  */
 export function renderOverview(root, ctx) {
   const { info, file, check } = ctx;
@@ -124,6 +124,7 @@ export function renderOverview(root, ctx) {
   else if (info.others && info.others.length) root.append(el('p', { class: 'muted', id: 'chain-others' }, `Also given, not used: ${listNames(info.others)}.`));
 
   const known = !!s.block_size; // metadata was readable
+  const counting = ctx.counting ? el('p', { id: 'blocks-counting' }, countingNote(ctx.counting)) : null;
   const allocPct = s.virtual_size ? ` · ${((100 * (s.allocated_size || 0)) / s.virtual_size).toFixed(s.allocated_size && s.allocated_size / s.virtual_size < 0.01 ? 2 : 1)}% of the virtual size` : '';
   const disk = card('Disk',
     kv([
@@ -132,7 +133,7 @@ export function renderOverview(root, ctx) {
       ['Disk type', s.disk_type || '—', 'disk_type'],
       ['Virtual size', known ? bothSizes(s.virtual_size) : '—', 'virtual_size'],
       ['File size', s.file_size !== undefined ? bothSizes(s.file_size) : '—', 'file_size'],
-      ['Allocated size', known && s.block_states ? `${bothSizes(s.allocated_size)}${allocPct}` : '—', 'allocated_size'],
+      ['Allocated size', known && s.block_states ? `${bothSizes(s.allocated_size)}${allocPct}` : counting ? countingNote(ctx.counting) : '—', 'allocated_size'],
       ['Block size', s.block_size ? bothSizes(s.block_size) : '—', 'block_size'],
       ['Sector sizes', s.logical_sector_size ? `${s.logical_sector_size} bytes logical, ${s.physical_sector_size} bytes physical` : '—', 'sector_sizes'],
       ['Payload blocks', known && s.payload_blocks ? grouped(s.payload_blocks) : '—', 'payload_blocks'],
@@ -151,7 +152,7 @@ export function renderOverview(root, ctx) {
   const rep = s.replay;
   const logState = s.log_replay_needed
     ? el('span', { 'data-log-state': 'replayed' }, el('span', { class: 'badge warning' }, 'replayed in memory'),
-      ` ${rep ? `${rep.entries} ${rep.entries === 1 ? 'entry' : 'entries'} not yet applied to the file were replayed in memory; the file itself is unchanged` : 'the log was replayed in memory'}`)
+      ` ${rep ? `${rep.entries} log ${rep.entries === 1 ? 'entry was' : 'entries were'} replayed in memory. The file itself is unchanged.` : 'The log was replayed in memory.'}`)
     : el('span', { 'data-log-state': 'clean' }, el('span', { class: 'badge ok' }, 'clean'), ' nothing to replay');
   const hdr = card('Headers and log',
     kv([
@@ -178,10 +179,11 @@ export function renderOverview(root, ctx) {
     const d = Number(onDisk[st.key] || 0);
     tb.append(el('tr', { 'data-state': st.key, class: n || d ? '' : 'stale' },
       el('td', {}, stateSwatch(st.key), stateLabel(st.key)),
-      el('td', { class: 'num' }, grouped(n)),
+      el('td', { class: 'num' }, s.block_states ? grouped(n) : '…'),
       differs ? el('td', { class: 'num' }, grouped(d)) : null));
   }
   const blocks = card('Blocks',
+    counting,
     el('table', { class: 'grid', id: 'overview-blocks' },
       el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'state'), el('th', { scope: 'col', class: 'num' }, differs ? 'after replay' : 'blocks'), differs ? el('th', { scope: 'col', class: 'num' }, 'on disk') : null)),
       tb),
@@ -195,12 +197,16 @@ export function renderOverview(root, ctx) {
 function validationSummary(ctx) {
   const { check, checkError } = ctx;
   const box = el('div', { id: 'overview-validation' });
+  if (ctx.checking) {
+    box.append(checkProgress(ctx.checking));
+    return box;
+  }
   if (checkError) {
-    box.append(el('p', { class: 'note err' }, `Validation failed: ${checkError}`));
+    box.append(checkFailed(checkError, ctx.validate));
     return box;
   }
   if (!check) {
-    box.append(el('p', { class: 'muted' }, 'Checking every structure…'));
+    box.append(el('p', { class: 'muted' }, 'Validation starts once the blocks are counted.'));
     return box;
   }
   const counts = countSeverities(check.findings);
@@ -211,7 +217,7 @@ function validationSummary(ctx) {
     el('span', { class: counts.warning ? 'badge warning' : 'badge ok' }, `${counts.warning} ${counts.warning === 1 ? 'warning' : 'warnings'}`), ' ',
     el('span', { class: 'badge' }, `${counts.info} info`),
     check.cached ? el('span', { class: 'muted' }, ' · from cache') : null));
-  const worst = check.findings.slice().sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]).slice(0, 5);
+  const worst = sortFindings(check.findings).slice(0, 5);
   if (!worst.length) box.append(el('p', {}, 'No findings: the file follows the specification.'));
   else {
     const ul = el('ul', {});
@@ -222,6 +228,38 @@ function validationSummary(ctx) {
   return box;
 }
 
+/** Findings worst first, then by file offset (those without one last). */
+export function sortFindings(findings) {
+  const off = (f) => (f.offset >= 0 ? f.offset : Infinity);
+  return findings.slice().sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || off(a) - off(b));
+}
+
+/** "Reading the block allocation table: 37% (190 MiB of 512 MiB)". */
+function countingNote(c) {
+  const pct = Math.floor((100 * c.done) / (c.total || 1));
+  return el('span', { class: 'counting', 'data-progress': String(pct) },
+    `counting: reading the block allocation table, ${pct}%${c.total > 1 ? ` (${humanSize(c.done)} of ${humanSize(c.total)})` : ''}…`);
+}
+
+/** A validation under way: a progress bar and a Cancel button. */
+function checkProgress(c) {
+  const pct = Math.floor((100 * c.done) / (c.total || 1));
+  const cancel = el('button', { class: 'button small check-cancel', type: 'button' }, 'Cancel');
+  cancel.addEventListener('click', () => c.cancel());
+  return el('div', { class: 'check-progress toolbar', role: 'status' },
+    el('span', {}, 'Validating every structure…'),
+    el('progress', { max: '100', value: String(pct), 'aria-label': 'Validation progress' }),
+    el('span', { class: 'pct' }, `${pct}%`), cancel);
+}
+
+/** A validation that failed or was cancelled, with a button to run it again. */
+function checkFailed(message, validate) {
+  const again = el('button', { class: 'button small check-again', type: 'button' }, 'Validate again');
+  again.addEventListener('click', () => validate());
+  const text = message === 'cancelled' ? 'Validation was cancelled.' : `Validation failed: ${message}`;
+  return el('p', { class: message === 'cancelled' ? 'note warn check-failed' : 'note err check-failed', role: 'alert' }, text, ' ', again);
+}
+
 export function countSeverities(findings) {
   const c = { error: 0, warning: 0, info: 0 };
   for (const f of findings || []) c[f.severity] = (c[f.severity] || 0) + 1;
@@ -230,18 +268,22 @@ export function countSeverities(findings) {
 
 /**
  * @param {HTMLElement} root
- * @param {{check, checkError, filters: Set}} ctx
+ * @param {{check, checkError, checking, filters: Set, validate()}} ctx
  */
 export function renderValidation(root, ctx) {
   root.textContent = '';
   const { check, checkError } = ctx;
   root.append(el('h2', {}, 'Validation'));
+  if (ctx.checking) {
+    root.append(checkProgress(ctx.checking));
+    return;
+  }
   if (checkError) {
-    root.append(el('p', { class: 'note err', role: 'alert' }, `Validation failed: ${checkError}`));
+    root.append(checkFailed(checkError, ctx.validate));
     return;
   }
   if (!check) {
-    root.append(el('p', { class: 'muted' }, 'Checking every structure…'));
+    root.append(el('p', { class: 'muted' }, 'Validation starts once the blocks are counted.'));
     return;
   }
   const counts = countSeverities(check.findings);
@@ -250,7 +292,7 @@ export function renderValidation(root, ctx) {
   const fill = () => {
     body.textContent = '';
     let shown = 0;
-    for (const f of check.findings) {
+    for (const f of sortFindings(check.findings)) {
       if (!filters.has(f.severity)) continue;
       shown++;
       body.append(el('tr', { 'data-code': f.code, 'data-severity': f.severity },

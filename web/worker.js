@@ -3,22 +3,47 @@
 // runs the Go program and then answers {id, method, args} messages from the
 // page with {id, result} or {id, error}, transferring byte buffers.
 //
-// exportVHDX is special: the page sends a FileSystemFileHandle (a writable
-// stream cannot be posted, a handle can), the worker opens the writable
-// itself, reports progress as {id, progress: [done, total]} and aborts the
-// writable when the page sends {cancel: id}.
+// Long work reports progress as {id, progress: [done, total]} and stops
+// when the page sends {cancel: id}: check and scan get an options object
+// {signal, onProgress} built here (posted functions and signals cannot
+// cross), exportVHDX a writable the worker opens from the
+// FileSystemFileHandle the page sends, and aborts on cancel.
 /* eslint-env worker */
 'use strict';
 
-importScripts('./wasm_exec.js');
+importScripts('./wasm_exec.js', './portwriter.js');
 
 const METHODS = new Set([
-  'open', 'openFiles', 'check', 'fields', 'blockHistogram', 'layerHistogram', 'block',
+  'open', 'openFiles', 'scan', 'check', 'fields', 'blockHistogram', 'layerHistogram', 'block',
   'readFile', 'readDisk', 'sectorOwner', 'report', 'cacheClear',
 ]);
+// Methods whose only argument is {signal, onProgress}.
+const TASKS = new Set(['scan', 'check']);
 const PROGRESS_MS = 100; // at most this often a progress message per job
 
-const running = new Map(); // id → {writable, cancelled} of exports under way
+const running = new Map(); // id → {cancel()} of long work under way
+
+/** A progress callback posting {id, progress} at most every PROGRESS_MS. */
+function progressOf(id) {
+  let last = 0;
+  return (done, total) => {
+    const now = performance.now();
+    if (now - last < PROGRESS_MS && done < total) return;
+    last = now;
+    self.postMessage({ id, progress: [Number(done), Number(total)] });
+  };
+}
+
+/** Runs an engine task with an AbortSignal the page can fire by {cancel: id}. */
+async function runTask(id, method) {
+  const ctl = new AbortController();
+  running.set(id, { cancel: () => ctl.abort() });
+  try {
+    return await self.vhdxEngine[method]({ signal: ctl.signal, onProgress: progressOf(id) });
+  } finally {
+    running.delete(id);
+  }
+}
 
 let engineReady;
 const readyPromise = new Promise((resolve) => { engineReady = resolve; });
@@ -70,21 +95,25 @@ function ownBuffer(value) {
   return value;
 }
 
-/** Writes the merged disk as a standalone VHDX into the file behind handle. */
-async function exportVHDX(id, handle) {
+/**
+ * Writes the merged disk as a standalone VHDX into target: the file behind
+ * a FileSystemFileHandle, or a download streamed through the service
+ * worker (a MessagePort, see portwriter.js).
+ */
+async function exportVHDX(id, target) {
   if (typeof self.vhdxEngine.exportVHDX !== 'function') throw new Error('the engine has no exportVHDX()');
-  if (!handle || typeof handle.createWritable !== 'function') throw new Error('exportVHDX: expected a FileSystemFileHandle');
+  const toPort = typeof MessagePort === 'function' && target instanceof MessagePort;
+  if (!toPort && (!target || typeof target.createWritable !== 'function')) throw new Error('exportVHDX: expected a FileSystemFileHandle or a MessagePort');
   const job = { writable: null, cancelled: false };
-  running.set(id, job);
-  let last = 0;
-  const progress = (done, total) => {
-    const now = performance.now();
-    if (now - last < PROGRESS_MS && done < total) return;
-    last = now;
-    self.postMessage({ id, progress: [Number(done), Number(total)] });
+  job.cancel = () => {
+    job.cancelled = true;
+    // The engine's next write then rejects, and exportVHDX with it.
+    if (job.writable) job.writable.abort().catch(() => {});
   };
+  running.set(id, job);
+  const progress = progressOf(id);
   try {
-    job.writable = await handle.createWritable({ keepExistingData: false });
+    job.writable = toPort ? new self.PortWriter(target) : await target.createWritable({ keepExistingData: false });
     if (job.cancelled) throw new DOMException('cancelled', 'AbortError');
     const written = await self.vhdxEngine.exportVHDX(job.writable, progress);
     if (job.cancelled) throw new DOMException('cancelled', 'AbortError');
@@ -103,11 +132,7 @@ async function exportVHDX(id, handle) {
 }
 
 function cancel(id) {
-  const job = running.get(id);
-  if (!job || job.cancelled) return;
-  job.cancelled = true;
-  // The engine's next write then rejects, and exportVHDX with it.
-  if (job.writable) job.writable.abort().catch(() => {});
+  running.get(id)?.cancel();
 }
 
 self.onmessage = async (ev) => {
@@ -127,7 +152,7 @@ self.onmessage = async (ev) => {
     if (!METHODS.has(method)) throw new Error(`unknown method ${method}`);
     const fn = self.vhdxEngine[method];
     if (typeof fn !== 'function') throw new Error(`the engine has no ${method}()`);
-    const result = ownBuffer(await fn.apply(self.vhdxEngine, args || []));
+    const result = ownBuffer(TASKS.has(method) ? await runTask(id, method) : await fn.apply(self.vhdxEngine, args || []));
     self.postMessage({ id, result }, transferables(result));
   } catch (err) {
     self.postMessage({ id, error: String(err && err.message !== undefined ? err.message : err) });

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"flag"
+	"fmt"
 	"io"
 )
 
@@ -19,8 +20,12 @@ func runCat(s *session, stdout io.Writer, args []string) error {
 		return err
 	}
 	w := bufio.NewWriterSize(stdout, 0)
-	if _, err := disk.WriteTo(w); err != nil {
-		return err
+	_, err = disk.WriteTo(w)
+	if err == nil {
+		err = w.Flush()
 	}
-	return w.Flush()
+	if err != nil {
+		return fmt.Errorf("%s: %w", args[0], err)
+	}
+	return nil
 }

@@ -45,9 +45,9 @@ func runCheck(s *session, stdout io.Writer, asJSON bool, args []string) error {
 			if f.Offset >= 0 {
 				off = fmt.Sprintf("%#x", f.Offset)
 			}
-			fmt.Fprintf(stdout, "%-7s %-32s %-24s %-10s %s\n", f.Severity, f.Code, f.Structure, off, f.Message)
+			fmt.Fprintf(stdout, "%-7s %-32s %-24s %-10s %s\n", f.Severity, f.Code, escape(f.Structure), off, escape(f.Message))
 		}
-		fmt.Fprintf(stdout, "%s: %d errors, %d warnings, %d findings\n", args[0], res.Errors, res.Warnings, len(res.Findings.Findings))
+		fmt.Fprintf(stdout, "%s: %d errors, %d warnings, %d findings\n", escape(args[0]), res.Errors, res.Warnings, len(res.Findings.Findings))
 	}
 	if res.Errors > 0 {
 		return &exitError{code: 1}

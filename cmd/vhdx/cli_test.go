@@ -681,7 +681,7 @@ var manifestToInfo = map[string]string{
 // Manifest facts info does not report, and where they are checked instead.
 var manifestNotInInfo = map[string]string{
 	"virtual_sha256": "TestCorpusCat",
-	"partitions":     "nowhere: the CLI does not read partition tables",
+	"partitions":     "TestCorpusParts",
 }
 
 func TestCorpusInfo(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/vhdx-inspector/vhdx-inspector/internal/report"
+	"github.com/vhdx-inspector/vhdx-inspector/qcow2"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
@@ -27,25 +28,36 @@ func runInfo(s *session, stdout io.Writer, asJSON bool, args []string) error {
 		return err
 	}
 	disk, diskErr := s.openDisk(img)
-	o, err := report.OverviewOf(img, disk, diskErr)
-	if err != nil {
-		return err
+	// A BAT that cannot be read in full still leaves the rest to show.
+	o, countErr := report.OverviewOf(img, disk, diskErr)
+	if o == nil {
+		return countErr
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(o)
+		if err := enc.Encode(o); err != nil {
+			return err
+		}
+	} else {
+		printOverview(stdout, o)
+		switch n := img.Native().(type) {
+		case *vhdx.Image:
+			printVHDX(stdout, n, o.VHDX)
+		case *qcow2.Image:
+			printQCOW2(stdout, o.QCOW2)
+		}
 	}
-	printOverview(stdout, o)
-	if v, ok := img.Native().(*vhdx.Image); ok {
-		printVHDX(stdout, v, o.VHDX)
+	if countErr != nil {
+		return fmt.Errorf("%s: block counts are incomplete: %w", args[0], countErr)
 	}
 	return nil
 }
 
 // field prints one "key: value" line of a text report.
+// Strings from the file are escaped (see escape).
 func field(w io.Writer, k string, format string, a ...any) {
-	fmt.Fprintf(w, "  %-24s "+format+"\n", append([]any{k + ":"}, a...)...)
+	fmt.Fprintf(w, "  %-24s "+format+"\n", escapeArgs(append([]any{k + ":"}, a...))...)
 }
 
 // printOverview prints what every format has in common.
@@ -184,11 +196,64 @@ func printVHDX(w io.Writer, img *vhdx.Image, out *report.VHDXInfo) {
 			}
 			p(fmt.Sprintf("entry @%#x", e.Offset), "seq %d, %d descriptors, tail %#x, flushed %#x, last %#x, %s", e.SequenceNumber, len(e.Descriptors), e.Tail, e.FlushedFileOffset, e.LastFileOffset, status)
 			for _, d := range e.Descriptors {
-				fmt.Fprintf(w, "      %s -> file offset %#x, %d bytes\n", d.Signature, d.TargetOffset, d.Length)
+				fmt.Fprintf(w, "      %s -> file offset %#x, %d bytes\n", escape(d.Signature), d.TargetOffset, d.Length)
 			}
 		}
 	}
 	if b := img.BAT; b != nil {
 		fmt.Fprintf(w, "\nBAT at %#x (%s), %d entries\n", b.Offset, size(uint64(b.Length)), b.EntryCount)
+	}
+}
+
+// printQCOW2 prints the facts and structures of a qcow2 image.
+func printQCOW2(w io.Writer, q *report.QCOW2Info) {
+	p := func(k string, format string, a ...any) { field(w, k, format, a...) }
+	h := q.Header
+	fmt.Fprintln(w, "\nqcow2")
+	p("version", "%d", q.Version)
+	p("compression", "%s", q.Compression)
+	p("encryption", "%s", q.Encryption)
+	p("refcount bits", "%d", q.RefcountBits)
+	p("extended L2 entries", "%t", q.ExtendedL2)
+	p("dirty", "%t", q.Dirty)
+	p("corrupt", "%t", q.Corrupt)
+	if q.BackingFile != "" {
+		p("backing file", "%q (format %q)", q.BackingFile, q.BackingFormat)
+	}
+	if q.DataFile != "" {
+		p("data file", "%q (raw: %t)", q.DataFile, q.DataFileRaw)
+	}
+	for _, f := range q.Features {
+		p(f.Kind.String()+" feature", "bit %d: %s", f.Bit, f.Name)
+	}
+	if c := q.Clusters; c != nil {
+		for _, k := range qcow2.ClusterKinds {
+			if n := c.Kinds[k.String()]; n > 0 {
+				p(k.String()+" clusters", "%d", n)
+			}
+		}
+	}
+	fmt.Fprintf(w, "\nHeader at %#x (%d bytes)\n", h.Offset, h.Length)
+	p("cluster bits", "%d", h.ClusterBits)
+	p("L1 table", "offset %#x, %d entries", h.L1TableOffset, h.L1Size)
+	p("refcount table", "offset %#x, %d clusters", h.RefcountTableOffset, h.RefcountTableClusters)
+	p("snapshots", "offset %#x, %d entries", h.SnapshotsOffset, h.NbSnapshots)
+	p("incompatible features", "%#x", h.IncompatibleFeatures)
+	p("compatible features", "%#x", h.CompatibleFeatures)
+	p("autoclear features", "%#x", h.AutoclearFeatures)
+	for _, e := range q.Extensions {
+		if e.Type != 0 {
+			fmt.Fprintf(w, "\nHeader extension at %#x: %s (type %#08x, %d bytes)\n", e.Offset, e.Name, e.Type, e.Length)
+		}
+	}
+	for _, s := range q.Snapshots {
+		fmt.Fprintf(w, "\nSnapshot %q at %#x\n", s.ID, s.Offset)
+		p("name", "%q", s.Name)
+		p("date", "%s", s.Date().UTC().Format("2006-01-02 15:04:05 UTC"))
+		p("VM state", "%s", size(s.StateSize()))
+		p("L1 table", "offset %#x, %d entries", s.L1TableOffset, s.L1Size)
+		if s.DiskSize != 0 {
+			p("disk size", "%s", size(s.DiskSize))
+		}
 	}
 }

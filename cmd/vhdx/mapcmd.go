@@ -42,7 +42,7 @@ func runMap(s *session, stdout io.Writer, asJSON bool, args []string) error {
 	} else {
 		if len(names) > 1 {
 			for i, n := range names {
-				fmt.Fprintf(stdout, "layer %d: %s\n", i, n)
+				fmt.Fprintf(stdout, "layer %d: %s\n", i, escape(n))
 			}
 		}
 		fmt.Fprintf(stdout, "%-18s %-18s %-18s %-5s %s\n", "start", "length", "file offset", "layer", "state")
@@ -72,5 +72,8 @@ func runMap(s *session, stdout io.Writer, asJSON bool, args []string) error {
 	if asJSON {
 		fmt.Fprintln(stdout, "]}")
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("%s: %w", args[0], err)
+	}
+	return nil
 }

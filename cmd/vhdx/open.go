@@ -45,22 +45,15 @@ func (s *session) close() {
 	}
 }
 
-// openFile opens path as a regular file and returns it with its size.
+// openFile opens name for reading (a regular file or a block device, with
+// a shared lock) and returns it with its size.
 func (s *session) openFile(name string) (*os.File, int64, error) {
-	f, err := os.Open(name)
+	f, size, err := openLocked(name, false)
 	if err != nil {
-		return nil, 0, err
-	}
-	st, err := f.Stat()
-	if err == nil && !st.Mode().IsRegular() {
-		err = fmt.Errorf("%s: not a regular file", name)
-	}
-	if err != nil {
-		f.Close()
 		return nil, 0, err
 	}
 	s.files = append(s.files, f)
-	return f, st.Size(), nil
+	return f, size, nil
 }
 
 // openImage opens name as an image of any format. A file that cannot be

@@ -4,6 +4,10 @@
 package report
 
 import (
+	"cmp"
+	"math"
+	"slices"
+
 	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
@@ -42,6 +46,31 @@ type Summary struct {
 // Summarize builds the summary of img, reading its BAT once (twice when a
 // replayed log makes the on-disk view differ).
 func Summarize(img *vhdx.Image) (*Summary, error) {
+	s := Describe(img)
+	if img.BAT == nil {
+		return s, nil
+	}
+	blocks, bitmaps, err := img.BAT.Counts()
+	if err != nil {
+		return s, err
+	}
+	onDisk := blocks
+	if disk := img.OnDisk(); disk != img && disk != nil && disk.BAT != nil {
+		if onDisk, _, err = disk.BAT.Counts(); err != nil {
+			return s, err
+		}
+	}
+	s.SetCounts(blocks, bitmaps, onDisk)
+	return s, nil
+}
+
+// Describe builds the summary of img from its headers, log, metadata and
+// the BAT's geometry, without reading the BAT: the block counts and the
+// allocated size stay empty until SetCounts. The disk type comes from the
+// file parameters, as the format defines it: a disk with a parent is
+// differencing; one that leaves its blocks allocated is fixed; any other is
+// dynamic (even when every block happens to be present).
+func Describe(img *vhdx.Image) *Summary {
 	s := &Summary{
 		Creator:         img.Identifier.Creator,
 		FileSize:        img.Size,
@@ -69,35 +98,30 @@ func Summarize(img *vhdx.Image) (*Summary, error) {
 		if m.ParentLocator != nil {
 			s.ParentLocator = m.ParentLocator.Entries
 		}
+		switch {
+		case m.HasParent:
+			s.DiskType = "differencing"
+		case m.LeaveBlocksAllocated:
+			s.DiskType = "fixed"
+		default:
+			s.DiskType = "dynamic"
+		}
 	}
-	if img.BAT == nil {
-		return s, nil
+	if img.BAT != nil {
+		s.ChunkRatio, s.PayloadBlocks, s.BATEntries = img.BAT.ChunkRatio, img.BAT.BlockCount, img.BAT.EntryCount
 	}
-	s.ChunkRatio, s.PayloadBlocks, s.BATEntries = img.BAT.ChunkRatio, img.BAT.BlockCount, img.BAT.EntryCount
-	blocks, bitmaps, err := img.BAT.Counts()
-	if err != nil {
-		return s, err
-	}
+	return s
+}
+
+// SetCounts fills in what a pass over the BAT gives: blocks and bitmaps
+// count the payload and sector bitmap entries of the image's BAT by state
+// (after log replay), onDisk the payload entries as the file holds them
+// (the same counts when no log was replayed).
+func (s *Summary) SetCounts(blocks, bitmaps, onDisk vhdx.StateCounts) {
 	s.BlockStates = blocks.Map()
+	s.BlockStatesOnDisk = onDisk.Map()
 	s.SectorBitmapsPresent = bitmaps[vhdx.SectorBitmapPresent]
 	s.AllocatedSize = int64(blocks[vhdx.FullyPresent]+blocks[vhdx.PartiallyPresent])*int64(s.BlockSize) + int64(s.SectorBitmapsPresent)<<20
-	s.BlockStatesOnDisk = s.BlockStates
-	if disk := img.OnDisk(); disk != img && disk != nil && disk.BAT != nil {
-		onDisk, _, err := disk.BAT.Counts()
-		if err != nil {
-			return s, err
-		}
-		s.BlockStatesOnDisk = onDisk.Map()
-	}
-	switch {
-	case s.HasParent:
-		s.DiskType = "differencing"
-	case blocks[vhdx.FullyPresent] == s.PayloadBlocks:
-		s.DiskType = "fixed"
-	default:
-		s.DiskType = "dynamic"
-	}
-	return s, nil
 }
 
 // Structures is every parsed structure with its file offset.
@@ -139,12 +163,24 @@ type Findings struct {
 	Warnings int             `json:"warnings"`
 }
 
-// Tally counts the errors and warnings among fs.
+// Tally counts the errors and warnings among fs and sorts them worst
+// first, then by file offset (findings without an offset last, each group
+// in the order found).
 func Tally(fs []vdisk.Finding) Findings {
-	out := Findings{Findings: fs}
+	out := Findings{Findings: slices.Clone(fs)}
 	if out.Findings == nil {
 		out.Findings = []vdisk.Finding{}
 	}
+	rank := map[vdisk.Severity]int{vdisk.SeverityError: 0, vdisk.SeverityWarning: 1, vdisk.SeverityInfo: 2}
+	offset := func(f vdisk.Finding) int64 {
+		if f.Offset < 0 {
+			return math.MaxInt64
+		}
+		return f.Offset
+	}
+	slices.SortStableFunc(out.Findings, func(a, b vdisk.Finding) int {
+		return cmp.Or(cmp.Compare(rank[a.Severity], rank[b.Severity]), cmp.Compare(offset(a), offset(b)))
+	})
 	for _, f := range fs {
 		switch f.Severity {
 		case vdisk.SeverityError:

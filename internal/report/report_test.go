@@ -32,11 +32,33 @@ func TestTally(t *testing.T) {
 	}
 }
 
+func TestTallySortsBySeverityThenOffset(t *testing.T) {
+	got := report.Tally([]vdisk.Finding{
+		{Code: "a", Severity: vdisk.SeverityInfo, Offset: 5},
+		{Code: "b", Severity: vdisk.SeverityError, Offset: -1},
+		{Code: "c", Severity: vdisk.SeverityWarning, Offset: 9},
+		{Code: "d", Severity: vdisk.SeverityError, Offset: 7},
+		{Code: "e", Severity: vdisk.SeverityInfo, Offset: 1},
+	}).Findings
+	var order string
+	for _, f := range got {
+		order += f.Code
+	}
+	if order != "dbcea" {
+		t.Fatalf("order %q, want dbcea (errors, warnings, info; by offset, none last)", order)
+	}
+}
+
 func TestSummarizeDiskTypesAndSizes(t *testing.T) {
 	const mib = 1 << 20
 	dyn := vhdxbuild.New(vhdxbuild.Options{VirtualSize: 5 * mib})
 	dyn.SetBlock(1, vhdxbuild.PayloadFullyPresent, []byte{1})
 	dyn.SetBlock(2, vhdxbuild.PayloadZero, nil)
+	// Every block present, but the file parameters do not keep them
+	// allocated: still a dynamic disk.
+	full := vhdxbuild.New(vhdxbuild.Options{VirtualSize: 2 * mib})
+	full.SetBlock(0, vhdxbuild.PayloadFullyPresent, []byte{1})
+	full.SetBlock(1, vhdxbuild.PayloadFullyPresent, []byte{2})
 	cases := []struct {
 		name      string
 		im        *vhdxbuild.Image
@@ -45,6 +67,7 @@ func TestSummarizeDiskTypesAndSizes(t *testing.T) {
 		states    map[string]uint64
 	}{
 		{"dynamic", dyn, "dynamic", mib, map[string]uint64{"fully_present": 1, "zero": 1, "not_present": 3}},
+		{"dynamic, all present", full, "dynamic", 2 * mib, map[string]uint64{"fully_present": 2}},
 		{"fixed", vhdxbuild.New(vhdxbuild.Options{VirtualSize: 3 * mib, Fixed: true}), "fixed", 3 * mib, map[string]uint64{"fully_present": 3}},
 		{"differencing", vhdxbuild.New(vhdxbuild.Options{VirtualSize: 3 * mib, HasParent: true}), "differencing", 0, map[string]uint64{"not_present": 3}},
 	}

@@ -19,11 +19,11 @@ func Await(p js.Value) (js.Value, error) {
 	}
 	ch := make(chan result, 1)
 	then := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ch <- result{v: arg0(args)}
+		ch <- result{v: Arg(args, 0)}
 		return nil
 	})
 	catch := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ch <- result{err: Error(arg0(args))}
+		ch <- result{err: Error(Arg(args, 0))}
 		return nil
 	})
 	defer then.Release()
@@ -33,11 +33,12 @@ func Await(p js.Value) (js.Value, error) {
 	return r.v, r.err
 }
 
-func arg0(args []js.Value) js.Value {
-	if len(args) == 0 {
+// Arg returns args[i], or undefined when there are fewer arguments.
+func Arg(args []js.Value, i int) js.Value {
+	if i >= len(args) {
 		return js.Undefined()
 	}
-	return args[0]
+	return args[i]
 }
 
 // Error converts a JavaScript exception or rejection value to a Go error.
@@ -87,4 +88,18 @@ func (w Writer) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// Yield returns after a zero-delay timer has fired, so that the JavaScript
+// event loop can deliver the messages and events waiting meanwhile. Long
+// work calls it now and then; call it only from a goroutine.
+func Yield() {
+	ch := make(chan struct{})
+	f := js.FuncOf(func(js.Value, []js.Value) any {
+		close(ch)
+		return nil
+	})
+	defer f.Release()
+	js.Global().Call("setTimeout", f, 0)
+	<-ch
 }
