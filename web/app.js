@@ -8,7 +8,7 @@ import { chainModel, joinsChain, listNames } from './chain.js';
 import { StructuresView } from './structures.js';
 import { ExportView } from './export.js';
 import { renderOverview, renderValidation, countSeverities } from './views.js';
-import { renderImageOverview, Qcow2Structures } from './qcow2.js';
+import { renderImageOverview, Qcow2Structures, qcow2Region } from './qcow2.js';
 import { el, hex, humanSize, bothSizes, duration, parseLocation, parseNumber, grouped, stateLabel } from './format.js';
 
 const $ = (id) => document.getElementById(id);
@@ -208,6 +208,7 @@ function fieldAt(off) {
 }
 
 function coarseRegion(off) {
+  if (isOther()) return qcow2Region(state.info, off);
   const s = state.info && state.info.structures;
   if (!s) return null;
   const K = 1024;

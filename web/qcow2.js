@@ -153,6 +153,22 @@ export function renderImageOverview(root, ctx) {
   root.append(el('div', { class: 'cards' }, ...cards));
 }
 
+/**
+ * What the qcow2 file holds at off, where fields() lists nothing: a table
+ * entry, the snapshot table, or a cluster of data or metadata. Null when
+ * the image is not a qcow2.
+ */
+export function qcow2Region(info, off) {
+  const q = info.overview && info.overview.qcow2;
+  if (!q) return null;
+  const h = q.header;
+  const entry = (at, n, name) => (off >= at && off < at + n * 8 ? `${name} entry ${grouped(Math.floor((off - at) / 8))}` : '');
+  return entry(h.l1_table_offset, h.l1_size, 'L1 table')
+    || entry(h.refcount_table_offset, (h.refcount_table_clusters * q.cluster_size) / 8, 'refcount table')
+    || (off < h.header_length ? 'header' : '')
+    || `cluster ${grouped(Math.floor(off / q.cluster_size))} (guest data, an L2 table, a refcount block or free)`;
+}
+
 /** Reads n big-endian 64-bit entries at offset of the file. */
 async function readEntries(engine, offset, n) {
   const b = await engine.readFile(offset, n * 8);
