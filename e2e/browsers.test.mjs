@@ -8,7 +8,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DIST, ensureScreenshotDir } from './helpers.mjs';
@@ -125,6 +125,77 @@ for (const { name, skip } of browserList()) {
           if (b !== browser) await b.close();
         }
       }
+    });
+
+    test('says what is true, plainly: disk types, exact sizes, one range wording, escaped strings, the file to drop after a reload, layer colours apart from states', async () => {
+      // Disk types as qemu made them: a dynamic disk with every block written stays dynamic.
+      const full = join(TMP, `full-${name}.vhdx`);
+      const fixed = join(TMP, `fixed-${name}.vhdx`);
+      execFileSync('qemu-img', ['create', '-q', '-f', 'vhdx', '-o', 'subformat=dynamic,block_size=1M', full, '4M']);
+      execFileSync('qemu-io', ['-c', 'write -P 0x77 0 4M', full], { stdio: 'ignore' });
+      execFileSync('qemu-img', ['create', '-q', '-f', 'vhdx', '-o', 'subformat=fixed,block_size=1M', fixed, '4M']);
+      // A creator with an escape sequence in it.
+      const evil = join(TMP, `evil-${name}.vhdx`);
+      copyFileSync(small, evil);
+      const fd = openSync(evil, 'r+');
+      writeSync(fd, Buffer.from('QEMU\u001b[31m\u202eX\0', 'utf16le'), 0, undefined, 8);
+      closeSync(fd);
+
+      const { page, context, errors } = await openPage(browser, server.url, { width: 1280, height: 800 });
+      const dd = (key) => page.$eval(`#overview-disk [data-field=${key}]`, (e) => e.textContent.trim());
+      // (qemu's fixed disk leaves its blocks allocated but marks them zero.)
+      for (const [path, type, present] of [[full, 'dynamic', '4'], [fixed, 'fixed', '0']]) {
+        await dropFiles(page, path);
+        await until(page, (n) => document.querySelector('#file-info .name')?.textContent === n && document.body.dataset.counted === 'true', path.split('/').pop());
+        assert.equal(await dd('disk_type'), type, `${path}: disk type`);
+        assert.equal(await page.$eval('#overview-blocks tr[data-state=fully_present] td.num', (e) => e.textContent), present);
+      }
+      await dropFiles(page, evil);
+      await until(page, () => document.querySelector('#file-info .name')?.textContent.startsWith('evil') && document.body.dataset.checked === 'true');
+      const creator = await dd('creator');
+      assert.equal(creator, 'QEMU\\x1b[31m\\u202eX', 'control characters are shown as escapes');
+      assert.equal(await dd('virtual_size'), '64 MiB (67,108,864 bytes)');
+
+      // The hex toolbar: sizes exactly, a selection's last byte included and said so.
+      await showView(page, 'hex-file');
+      const size = statSync(evil).size;
+      assert.match(await page.$eval('#view-hex-file .sel-info', (e) => e.textContent), new RegExp(`file of .* \\(${size.toLocaleString('en-US')} bytes\\)$`));
+      await page.focus('#view-hex-file .hex');
+      await page.keyboard.down('Shift');
+      for (let i = 1; i <= 3; i++) {
+        await page.keyboard.press('ArrowRight');
+        await until(page, (n) => document.querySelector('#view-hex-file .sel-info').textContent.includes(`(${n} bytes)`), i + 1);
+      }
+      await page.keyboard.up('Shift');
+      assert.equal(await page.$eval('#view-hex-file .sel-info', (e) => e.textContent), 'selected 0x0–0x3 inclusive (4 bytes)');
+
+      // A reload keeps the place and says which file to drop to get back.
+      await page.evaluate(() => { location.hash = '#disk:lba=2048'; });
+      await page.reload();
+      await page.waitForSelector('#return-hint:not([hidden])');
+      assert.match(await page.$eval('#return-hint', (e) => e.textContent), /^Drop evil-.*\.vhdx again to return to disk:lba=2048/);
+
+      // Layer colours: far from every state colour; neighbouring layers differ in lightness.
+      const colours = await page.evaluate(() => {
+        const v = (n) => getComputedStyle(document.documentElement).getPropertyValue(n).trim();
+        return {
+          layers: Array.from({ length: 8 }, (_, i) => v(`--layer-${i}`)),
+          states: ['fully-present', 'partially-present', 'zero', 'unmapped', 'undefined', 'not-present', 'invalid', 'pending'].map((s) => v(`--st-${s}`)),
+        };
+      });
+      const rgb = (c) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16));
+      const lum = (c) => rgb(c).reduce((s, x, i) => s + [0.2126, 0.7152, 0.0722][i] * (x / 255) ** 2.2, 0);
+      for (const l of colours.layers) {
+        for (const st of colours.states) {
+          const d = Math.hypot(...rgb(l).map((x, i) => x - rgb(st)[i]));
+          assert.ok(d >= 60, `layer colour ${l} is too near the state colour ${st} (${d.toFixed(0)})`);
+        }
+      }
+      for (let i = 1; i < colours.layers.length; i++) {
+        assert.ok(Math.abs(lum(colours.layers[i]) - lum(colours.layers[i - 1])) >= 0.08, `layers ${i - 1} and ${i} differ too little in lightness`);
+      }
+      assert.deepEqual(errors, []);
+      await context.close();
     });
 
     test('validation shows its progress, can be cancelled and run again; findings worst first, then by offset', async () => {

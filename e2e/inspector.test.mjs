@@ -71,7 +71,7 @@ async function freshPage(opts = {}) {
   p.context.on('request', (r) => allRequests.push(r.url()));
   pages.push(p);
   await p.page.goto(server.url);
-  await p.page.waitForFunction(() => document.body.dataset.engine === 'ready', null, { timeout: 30000 });
+  await p.page.waitForFunction(() => document.body.dataset.engine === 'ready', null, { timeout: 90000 });
   return p;
 }
 

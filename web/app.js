@@ -19,6 +19,8 @@ const VIEW_KEYS = { o: 'overview', s: 'structures', b: 'blocks', f: 'hex-file', 
 VIEWS.forEach((v, i) => { VIEW_KEYS[String(i + 1)] = v; });
 
 const EMPTY_TITLE = 'Drop a .vhdx file anywhere on this page';
+// sessionStorage key of the names of the files last opened in this tab.
+const LAST_FILES = 'vhdx-inspector-last-files';
 
 const engine = new Engine('./worker.js');
 const state = {
@@ -569,6 +571,9 @@ async function openFiles(list, add = false) {
     state.files.clear();
   }
   for (const f of files) state.files.set(f.name.toLowerCase(), f);
+  try {
+    sessionStorage.setItem(LAST_FILES, JSON.stringify(Array.from(state.files.values(), (f) => f.name)));
+  } catch { /* storage off: the reload hint is then general */ }
   showImage(info, gen, t0);
 }
 
@@ -582,6 +587,7 @@ function showImage(info, gen, t0) {
   body.dataset.cached = String(!!info.cached);
   if (chain) body.dataset.chain = chain.complete ? 'complete' : chain.kind;
   $('empty-title').textContent = EMPTY_TITLE;
+  $('return-hint').hidden = true;
   const s = info.summary || {};
   const name = info.name || top.name;
   const fi = $('file-info');
@@ -873,3 +879,21 @@ if ('serviceWorker' in navigator && window.isSecureContext) {
 
 state.lastHash = location.hash;
 showView(parseRoute(location.hash).view, false);
+showReturnHint();
+
+/**
+ * After a reload with a place in the fragment (#disk:lba=2048), says which
+ * file to drop to get back there: the page cannot reopen a file itself.
+ */
+function showReturnHint() {
+  const place = location.hash.replace(/^#/, '');
+  if (!place || place === 'overview') return;
+  let names = [];
+  try {
+    names = JSON.parse(sessionStorage.getItem(LAST_FILES) || '[]');
+  } catch { /* none known */ }
+  const what = names.length ? `Drop ${listNames(names)} again` : 'Drop the file you had open again';
+  const hint = $('return-hint');
+  hint.textContent = `${what} to return to ${decodeURIComponent(place)}: a page cannot reopen a file by itself.`;
+  hint.hidden = false;
+}

@@ -525,7 +525,7 @@ export class BlockMap {
       const n = s.key === 'invalid' ? invalid : Number(disk[s.key] || 0);
       if (s.key === 'invalid' && !n && !inView[i]) return;
       this.legend.append(el('li', { class: n ? '' : 'zero-count', 'data-state': s.key },
-        stateSwatch(s.key), el('span', {}, stateLabel(s.key)),
+        stateSwatch(s.key), el('span', {}, s.key === 'not_present' && this.layerNote ? 'not present here: needs the parent' : stateLabel(s.key)),
         el('span', { class: 'n' }, !this.summary.block_states ? '…' : zoomed ? `${grouped(inView[i])} / ${grouped(n)}` : grouped(n))));
     });
   }
@@ -631,6 +631,7 @@ export class BlockMap {
         const n = this.hist[cell * S + s];
         if (!n) continue;
         if (this.mode === 'layer') parts.push(`${grouped(n)} ${s === S - 1 ? 'without data' : `from ${this.layers[s].name}`}`);
+        else if (s === 0 && this.layerNote) parts.push(`${grouped(n)} needing the parent`);
         else parts.push(`${grouped(n)} ${stateLabel(STATES[STATE_OF_ID[s]].key)}`);
       }
       const lines = [

@@ -2,7 +2,7 @@
 // selected, its fields with stored and computed values. Every offset links
 // to the file hex view, which highlights the bytes.
 
-import { el, hex, humanSize, grouped, stateLabel, bothSizes } from './format.js';
+import { el, hex, humanSize, grouped, stateLabel, bothSizes, visible } from './format.js';
 import { stateSwatch } from './blockmap.js';
 
 const BAT_PAGE = 256;
@@ -188,7 +188,7 @@ export class StructuresView {
       ['offset', this.offLink(id.offset, 8)],
       ['length', bothSizes(id.length || 65536)],
       ['signature', el('span', { class: 'mono' }, id.signature)],
-      ['creator', id.creator || '—'],
+      ['creator', id.creator ? visible(id.creator) : '—'],
     ]), this.fieldTable(id.offset, id.offset + (id.length || 65536)));
   }
 
@@ -343,8 +343,8 @@ export class StructuresView {
     for (const kvp of p.entries || []) {
       tb.append(el('tr', {},
         el('td', {}, this.offLink(kvp.offset, 12)),
-        el('td', {}, this.offLink(kvp.key_offset, kvp.key_length, kvp.key)),
-        el('td', {}, this.offLink(kvp.value_offset, kvp.value_length, kvp.value))));
+        el('td', {}, this.offLink(kvp.key_offset, kvp.key_length, visible(kvp.key))),
+        el('td', {}, this.offLink(kvp.value_offset, kvp.value_length, visible(kvp.value)))));
     }
     this.detail.append(el('h3', {}, 'Entries'), el('table', { class: 'grid' },
       el('thead', {}, el('tr', {}, ...['entry at', 'key', 'value'].map((x) => el('th', { scope: 'col' }, x)))), tb),

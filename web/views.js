@@ -1,6 +1,6 @@
 // The Overview and Validation views.
 
-import { el, hex, bothSizes, humanSize, grouped, stateLabel } from './format.js';
+import { el, hex, bothSizes, humanSize, grouped, stateLabel, visible } from './format.js';
 import { STATES, stateSwatch, layerSwatch } from './blockmap.js';
 import { normGuid, listNames } from './chain.js';
 import { replayTable } from './structures.js';
@@ -129,7 +129,7 @@ export function renderOverview(root, ctx) {
   const disk = card('Disk',
     kv([
       ['File', file ? file.name : '—', 'name'],
-      ['Creator', s.creator || '—', 'creator'],
+      ['Creator', s.creator ? visible(s.creator) : '—', 'creator'],
       ['Disk type', s.disk_type || '—', 'disk_type'],
       ['Virtual size', known ? bothSizes(s.virtual_size) : '—', 'virtual_size'],
       ['File size', s.file_size !== undefined ? bothSizes(s.file_size) : '—', 'file_size'],
@@ -144,7 +144,7 @@ export function renderOverview(root, ctx) {
       ['Has parent', yesNo(s.has_parent), 'has_parent'],
     ], 'overview-disk'));
   if (s.parent_locator && s.parent_locator.length) {
-    disk.append(el('h3', {}, 'Parent locator'), kv(s.parent_locator.map((p) => [p.key, el('span', { class: 'mono' }, p.value)])));
+    disk.append(el('h3', {}, 'Parent locator'), kv(s.parent_locator.map((p) => [visible(p.key), el('span', { class: 'mono' }, visible(p.value))])));
   }
 
   // Headers and log
