@@ -198,6 +198,31 @@ for (const { name, skip } of browserList()) {
       await context.close();
     });
 
+    test('a damaged header: the page header says so and names the copy in use; the copies compare field by field and byte by byte', async () => {
+      const dmg = join(TMP, `damaged-${name}.vhdx`);
+      copyFileSync(small, dmg);
+      const fd = openSync(dmg, 'r+');
+      writeSync(fd, Buffer.from([0xff]), 0, 1, 0x10000 + 8); // header 1's sequence number: its checksum then fails
+      closeSync(fd);
+      const { page, context, errors } = await openPage(browser, server.url, { width: 1280, height: 800 });
+      await dropFiles(page, dmg);
+      await until(page, () => document.body.dataset.checked === 'true');
+      // Which copy qemu-img itself reads is not asked: it must still read the disk, and we say it is not affected.
+      execFileSync('qemu-img', ['check', '-q', dmg]);
+      assert.equal(await page.$eval('#damage-badge', (e) => e.textContent), 'Header 1 is damaged · using header 2 and region table 1');
+      assert.match(await page.$eval('#overview-damage', (e) => e.textContent), /the virtual disk is not affected/);
+      await goView(page, '#structures:header-1');
+      await page.waitForSelector('#compare-header .diff-run');
+      const differs = await page.$$eval('#compare-header tr.differs', (trs) => trs.map((tr) => tr.dataset.field));
+      assert.ok(differs.includes('checksum') && differs.includes('sequence number'), `fields that differ: ${differs}`);
+      await page.click('#compare-header .diff-run button');
+      const run = await until(page, () => document.body.dataset.view === 'hex-file' && /^#hex-file:0x1000[0-9a-f]\+0x[0-9a-f]+$/.test(location.hash) && location.hash);
+      const marked = Number.parseInt(run.split('+')[1], 16);
+      await until(page, (n) => document.querySelectorAll('#view-hex-file .hx-b.m').length === n, marked);
+      assert.deepEqual(errors, []);
+      await context.close();
+    });
+
     test('validation shows its progress, can be cancelled and run again; findings worst first, then by offset', async () => {
       huge ||= makeHugeImage(TMP);
       const { page, context, errors } = await openPage(browser, server.url, { width: 1280, height: 800 });

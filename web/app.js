@@ -7,7 +7,7 @@ import { BlockMap, hasData, layerVar, layerSwatch } from './blockmap.js';
 import { chainModel, joinsChain, listNames } from './chain.js';
 import { StructuresView } from './structures.js';
 import { ExportView } from './export.js';
-import { renderOverview, renderValidation, countSeverities } from './views.js';
+import { renderOverview, renderValidation, countSeverities, damageOf } from './views.js';
 import { el, hex, humanSize, bothSizes, duration, parseLocation, parseNumber, grouped, stateLabel } from './format.js';
 
 const $ = (id) => document.getElementById(id);
@@ -597,7 +597,8 @@ function showImage(info, gen, t0) {
     chain && chain.complete ? el('a', { class: 'badge chain', id: 'chain-badge', href: '#overview', title: `A differencing chain: ${chain.layers.map((l) => l.name).join(' → ')}` }, `${chain.layers.length} layers`) : null,
     chain && !chain.complete ? el('a', { class: 'badge bad', id: 'chain-badge', href: '#overview', title: chain.note }, chain.kind === 'missing' ? 'parent missing' : 'chain broken') : null,
     info.cached ? el('span', { class: 'badge cached', title: 'Summary read from this browser’s IndexedDB cache' }, 'cached') : null,
-    info.error ? el('span', { class: 'badge bad', title: info.error }, 'damaged') : null].filter(Boolean));
+    info.error ? el('span', { class: 'badge bad', title: info.error }, 'damaged') : null,
+    !info.error && damageOf(info) ? el('a', { class: 'badge bad', id: 'damage-badge', href: '#overview', title: damageOf(info).note }, damageOf(info).text) : null].filter(Boolean));
 
   renderOverviewView();
   renderValidationView();
