@@ -874,6 +874,8 @@ document.addEventListener('keydown', (e) => {
 if ('serviceWorker' in navigator && window.isSecureContext) {
   navigator.serviceWorker.register('./sw.js').catch((err) => console.warn('service worker:', err.message));
   navigator.serviceWorker.ready.then(() => { body.dataset.sw = 'ready'; });
+  // Exports can stream through the service worker once it controls the page.
+  navigator.serviceWorker.addEventListener('controllerchange', () => exporter.refresh());
 }
 
 // ---- start -------------------------------------------------------------------
