@@ -111,6 +111,20 @@ for (const { name, skip } of browserList()) {
               assert.ok(o.scrollWidth <= o.width, `${label} ${view}: the page scrolls sideways (${o.scrollWidth} > ${o.width})`);
               await page.screenshot({ path: join(dir, `${name}-${scheme}-${size[0]}x${size[1]}-${view}.png`) });
             }
+            // Tab order follows the visual order: a stop never goes back up unless it moves right (the next card of a row).
+            await showView(page, 'overview');
+            await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
+            const stops = [];
+            for (let i = 0; i < 14; i++) {
+              await page.keyboard.press('Tab');
+              const r = await page.evaluate(() => { const e = document.activeElement; if (!e || e === document.body) return null; const b = e.getBoundingClientRect(); return { id: e.id || e.textContent.trim().slice(0, 24), top: b.top + (document.getElementById('view-overview').scrollTop || 0) + window.scrollY, left: b.left }; });
+              if (!r || stops.some((x) => x.id === r.id)) break; // round the page once
+              stops.push(r);
+            }
+            for (let i = 1; i < stops.length; i++) {
+              const [a, b] = [stops[i - 1], stops[i]];
+              assert.ok(b.top >= a.top - 2 || b.left > a.left + 2, `${label}: tab goes from “${a.id}” back up to “${b.id}”`);
+            }
             // Bytes per hex row: 8 on a phone, more where they fit.
             await showView(page, 'hex-file');
             const cols = Number(await page.$eval('#view-hex-file .hex', (e) => e.dataset.cols));
