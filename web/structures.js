@@ -151,11 +151,11 @@ export class StructuresView {
         el('td', { class: 'num' }, String(f.length)),
         el('td', {}, f.structure),
         el('td', {}, f.field),
-        el('td', { class: 'mono' }, String(f.value ?? '')));
+        el('td', { class: 'mono wide' }, String(f.value ?? '')));
       tr.addEventListener('click', () => this.opts.openFile(f.offset, f.length));
       tb.append(tr);
     }
-    box.append(el('table', { class: 'grid fields-table' },
+    box.append(el('table', { class: 'grid fields-table reflow' },
       el('thead', {}, el('tr', {}, ...['offset', 'length', 'structure', 'field', 'value'].map((h) => el('th', { scope: 'col', class: h === 'length' ? 'num' : '' }, h)))), tb));
     if (list.length > 2000) box.append(el('p', { class: 'muted' }, `${grouped(list.length - 2000)} more fields not listed.`));
     return box;
@@ -361,8 +361,8 @@ export class StructuresView {
         tb.append(dr);
       }
     });
-    this.detail.append(el('h3', {}, 'Entries'), el('table', { class: 'grid log-entries' },
-      el('thead', {}, el('tr', {}, ...['#', 'status', 'sequence', 'offset', 'length', 'tail', 'checksum', 'descr.', 'flushed', 'last'].map((x) => el('th', { scope: 'col' }, x)))), tb));
+    this.detail.append(el('h3', {}, 'Entries'), el('div', { class: 'table-scroll' }, el('table', { class: 'grid log-entries' },
+      el('thead', {}, el('tr', {}, ...['#', 'status', 'sequence', 'offset', 'length', 'tail', 'checksum', 'descr.', 'flushed', 'last'].map((x) => el('th', { scope: 'col' }, x)))), tb)));
     if (!(l.entries || []).length) this.detail.append(el('p', { class: 'muted' }, 'The log holds no entries.'));
   }
 
@@ -395,8 +395,8 @@ export class StructuresView {
       tr.addEventListener('click', () => this.opts.openFile(e.file_offset, Math.max(1, e.item_length)));
       tb.append(tr);
     }
-    this.detail.append(el('h3', {}, 'Items'), el('table', { class: 'grid' },
-      el('thead', {}, el('tr', {}, ...['entry at', 'item', 'item ID', 'data at', 'length', 'flags'].map((x) => el('th', { scope: 'col', class: x === 'length' ? 'num' : '' }, x)))), tb),
+    this.detail.append(el('h3', {}, 'Items'), el('div', { class: 'table-scroll' }, el('table', { class: 'grid' },
+      el('thead', {}, el('tr', {}, ...['entry at', 'item', 'item ID', 'data at', 'length', 'flags'].map((x) => el('th', { scope: 'col', class: x === 'length' ? 'num' : '' }, x)))), tb)),
     this.fieldTable(m.offset, m.offset + m.length));
   }
 
@@ -414,8 +414,8 @@ export class StructuresView {
         el('td', {}, this.offLink(kvp.key_offset, kvp.key_length, visible(kvp.key))),
         el('td', {}, this.offLink(kvp.value_offset, kvp.value_length, visible(kvp.value)))));
     }
-    this.detail.append(el('h3', {}, 'Entries'), el('table', { class: 'grid' },
-      el('thead', {}, el('tr', {}, ...['entry at', 'key', 'value'].map((x) => el('th', { scope: 'col' }, x)))), tb),
+    this.detail.append(el('h3', {}, 'Entries'), el('div', { class: 'table-scroll' }, el('table', { class: 'grid' },
+      el('thead', {}, el('tr', {}, ...['entry at', 'key', 'value'].map((x) => el('th', { scope: 'col' }, x)))), tb)),
     this.fieldTable(p.offset, p.offset + 65536));
   }
 
@@ -467,9 +467,9 @@ export class StructuresView {
         nav('Next ›', () => { this.batFirst = Math.min(lastFirst, this.batFirst + BAT_PAGE); this.loadBAT(b); }, 'Next page'),
         nav('Last »', () => { this.batFirst = lastFirst; this.loadBAT(b); }, 'Last page'),
         this.batPageLabel, f1, f2, this.batMsg),
-      el('table', { class: 'grid bat-table' },
+      el('div', { class: 'table-scroll' }, el('table', { class: 'grid bat-table' },
         el('thead', {}, el('tr', {}, ...['index', 'entry at', 'kind', 'state', 'file offset', 'raw', ''].map((x) => el('th', { scope: 'col' }, x)))),
-        this.batBody));
+        this.batBody)));
     this.loadBAT(b);
   }
 
@@ -536,7 +536,6 @@ export function replayTable(rep, link) {
       el('td', {}, c.structure),
       el('td', {}, c.zero ? 'zeroes' : 'data')));
   }
-  const t = el('table', { class: 'grid replay' },
-    el('thead', {}, el('tr', {}, ...['sequence', 'file offset', 'length', 'structure', 'write'].map((x) => el('th', { scope: 'col' }, x)))), tb);
-  return t;
+  return el('div', { class: 'table-scroll' }, el('table', { class: 'grid replay' },
+    el('thead', {}, el('tr', {}, ...['sequence', 'file offset', 'length', 'structure', 'write'].map((x) => el('th', { scope: 'col' }, x)))), tb));
 }

@@ -332,7 +332,7 @@ export function renderValidation(root, ctx) {
         el('td', { class: 'sev' }, el('span', { class: `badge ${f.severity}` }, f.severity)),
         el('td', { class: 'code' }, f.code),
         el('td', {}, f.structure),
-        el('td', {}, f.message),
+        el('td', { class: 'wide' }, f.message),
         el('td', { class: 'mono' }, f.offset >= 0
           ? el('a', { href: `#hex-file:${hex(f.offset)}`, title: 'Open the file hex view here', 'aria-label': `Show offset ${hex(f.offset)} in the file hex view` }, hex(f.offset))
           : '—')));
@@ -351,7 +351,7 @@ export function renderValidation(root, ctx) {
   root.append(el('div', { class: 'filters toolbar', role: 'group', 'aria-label': 'Show severities' },
     el('span', {}, `${check.findings.length} ${check.findings.length === 1 ? 'finding' : 'findings'}${check.cached ? ' (from cache)' : ''}:`),
     box('error'), box('warning'), box('info')));
-  root.append(el('table', { class: 'grid findings', id: 'findings' },
+  root.append(el('table', { class: 'grid findings reflow', id: 'findings' },
     el('thead', {}, el('tr', {}, ...['severity', 'code', 'structure', 'message', 'offset'].map((h) => el('th', { scope: 'col' }, h)))),
     body));
   fill();
