@@ -49,6 +49,7 @@ bench: setup build
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 	build/bench.sh
 	build/bench-write.sh
+	build/bench-qcow2-write.sh
 
 build:
 	$(GO) build -o bin/vhdx ./cmd/vhdx

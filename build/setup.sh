@@ -16,6 +16,30 @@ apt_needs=(
 	"/usr/bin/chromium chromium"
 	"/usr/bin/firefox-esr firefox-esr"
 	"gzip gzip"
+	# Partition tables and filesystems: made by their own tools in the tests
+	# and read back by independent ones (The Sleuth Kit, blkid).
+	"mmls sleuthkit"
+	"sfdisk fdisk"
+	"sgdisk gdisk"
+	"blkid util-linux"
+	"mkfs.ext4 e2fsprogs"
+	"mkfs.vfat dosfstools"
+	"mkntfs ntfs-3g"
+	"mkfs.exfat exfatprogs"
+	"mkfs.xfs xfsprogs"
+	"mkfs.btrfs btrfs-progs"
+	"xorriso xorriso"
+	"pvcreate lvm2"
+	"cryptsetup cryptsetup-bin"
+	"fls sleuthkit"
+	"icat sleuthkit"
+	"istat sleuthkit"
+	"debugfs e2fsprogs"
+	"mkfs.fat dosfstools"
+	"mcopy mtools"
+	"ntfscp ntfs-3g"
+	"fsck.exfat exfatprogs"
+	"xfs_db xfsprogs"
 )
 
 missing=()
@@ -31,6 +55,8 @@ done
 
 # libvhdi's Python bindings: an independent reader of differencing chains.
 /usr/bin/python3 -c 'import pyvhdi' >/dev/null 2>&1 || missing+=("python3-libvhdi")
+# libqcow's Python bindings: an independent reader of qcow2 images.
+/usr/bin/python3 -c 'import pyqcow' >/dev/null 2>&1 || missing+=("python3-libqcow")
 
 if ((${#missing[@]})); then
 	if ((EUID != 0)) || ! command -v apt-get >/dev/null 2>&1; then

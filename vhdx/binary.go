@@ -66,7 +66,11 @@ func readAt(r io.ReaderAt, b []byte, off int64, structure string) error {
 	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return formatErr(ErrTruncated, structure, off, "needs %d bytes, file has %d", len(b), n)
 	}
-	return &FormatError{Structure: structure, Offset: off, Msg: err.Error(), Err: err}
+	var fe *FormatError
+	if errors.As(err, &fe) {
+		return err // already names its structure and offset (a replayed view reading the log)
+	}
+	return &FormatError{Structure: structure, Offset: off, Err: err}
 }
 
 func isZero(b []byte) bool {
@@ -76,4 +80,19 @@ func isZero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// spanEnd returns off+n and whether it fits in an int64 file offset.
+func spanEnd(off, n uint64) (uint64, bool) {
+	end := off + n
+	return end, end >= off && end <= math.MaxInt64
+}
+
+// fileEnd is off+n as a file offset, saturated at math.MaxInt64 (which no
+// file reaches), for comparisons that must not wrap.
+func fileEnd(off, n uint64) int64 {
+	if end, ok := spanEnd(off, n); ok {
+		return int64(end)
+	}
+	return math.MaxInt64
 }

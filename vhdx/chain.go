@@ -133,15 +133,24 @@ func linked(loc *ParentLocator, data uuid.UUID) bool {
 }
 
 // ParentPaths returns the paths a differencing disk's locator gives for its
-// parent, in the order to try them: relative_path, absolute_win32_path,
-// volume_path. Windows separators are turned into slashes.
+// parent, in the order to try them (see ParentLocator.Paths).
 func ParentPaths(img *Image) []string {
-	if img.Metadata == nil || img.Metadata.ParentLocator == nil {
+	if img.Metadata == nil {
+		return nil
+	}
+	return img.Metadata.ParentLocator.Paths()
+}
+
+// Paths returns the paths the locator gives for the parent, in the order
+// to try them: relative_path, absolute_win32_path, volume_path. Windows
+// separators are turned into slashes. A nil locator gives none.
+func (p *ParentLocator) Paths() []string {
+	if p == nil {
 		return nil
 	}
 	var out []string
 	for _, key := range []string{"relative_path", "absolute_win32_path", "volume_path"} {
-		if v, ok := img.Metadata.ParentLocator.Get(key); ok && v != "" {
+		if v, ok := p.Get(key); ok && v != "" {
 			out = append(out, strings.ReplaceAll(v, `\`, "/"))
 		}
 	}

@@ -109,6 +109,11 @@ func (c *checker) headers() {
 			c.add("header.log_alignment", SeverityError, name, h.Offset+68, "log offset %d and length %d must be multiples of 1 MiB", h.LogOffset, h.LogLength)
 		}
 	}
+	if h := img.CurrentHeader(); h != nil && h.LogLength > 0 {
+		if end, ok := spanEnd(h.LogOffset, uint64(h.LogLength)); !ok || h.LogOffset < headerAreaSize || end > uint64(img.Size) {
+			c.add("header.log_bounds", SeverityError, fmt.Sprintf("header %d", img.Current+1), h.Offset+68, "the log (offset %#x, length %d) does not lie between the header section and the end of the %d-byte file", h.LogOffset, h.LogLength, img.Size)
+		}
+	}
 	h0, h1 := img.Headers[0], img.Headers[1]
 	if h0 != nil && h1 != nil && h0.Valid && h1.Valid {
 		if h0.SequenceNumber == h1.SequenceNumber {
@@ -156,7 +161,7 @@ func (c *checker) regions() {
 	}
 	spans := []span{{"header section", 0, headerAreaSize, 0}}
 	if h := img.CurrentHeader(); h.LogLength > 0 {
-		spans = append(spans, span{"log", h.LogOffset, h.LogOffset + uint64(h.LogLength), h.Offset + 68})
+		spans = append(spans, span{"log", h.LogOffset, uint64(fileEnd(h.LogOffset, uint64(h.LogLength))), h.Offset + 68})
 	}
 	seen := map[uuid.UUID]int{}
 	for _, e := range t.Entries {
@@ -179,7 +184,7 @@ func (c *checker) regions() {
 		if e.FileOffset%mib != 0 || e.Length%mib != 0 || e.Length < mib {
 			c.add("region.alignment", SeverityError, structure, e.Offset+16, "offset %d and length %d must be multiples of 1 MiB, length at least 1 MiB", e.FileOffset, e.Length)
 		}
-		end := e.FileOffset + uint64(e.Length)
+		end := uint64(fileEnd(e.FileOffset, uint64(e.Length)))
 		if end > uint64(img.viewSize) {
 			c.add("region.beyond_eof", SeverityError, structure, e.Offset+16, "region ends at %d, beyond the %d-byte file", end, img.viewSize)
 		}
@@ -212,7 +217,12 @@ func (c *checker) log() {
 		}
 		c.add("log.unusable", sev, "log", l.Offset, "%s", l.Problem)
 	}
-	if l.ReplayNeeded && len(l.Active) > 0 {
+	for _, f := range l.unsafe {
+		c.add(f.Code, f.Severity, f.Structure, f.Offset, "%s", f.Message)
+	}
+	if len(l.unsafe) > 0 {
+		c.add("log.replay_refused", SeverityError, "log", h.Offset+48, "the file was not closed cleanly, but its log writes where no log may: it was not replayed, and the disk reads as stored")
+	} else if l.ReplayNeeded && len(l.Active) > 0 {
 		n := len(l.Active) - l.ReplayFrom
 		c.add("log.replay_needed", SeverityWarning, "log", h.Offset+48, "the file was not closed cleanly: %s of its log %s replayed in memory (the active sequence has %s)", count(n, "entry", "entries"), plural(n, "was", "were"), count(len(l.Active), "entry", "entries"))
 	}
@@ -371,7 +381,7 @@ func (c *checker) bat() {
 		reserved = append(reserved, struct {
 			name     string
 			off, end int64
-		}{"log", int64(h.LogOffset), int64(h.LogOffset) + int64(h.LogLength)})
+		}{"log", fileEnd(h.LogOffset, 0), fileEnd(h.LogOffset, uint64(h.LogLength))})
 	}
 	used := newMiBMap(fileSize)
 	partialChunks := map[uint64]bool{}
@@ -418,11 +428,12 @@ func (c *checker) bat() {
 			size = int64(m.VirtualSize) - start
 		}
 		switch {
+		case e.FileOffset < 0 || e.FileOffset > fileSize-size:
+			// FileOffsetMB is 44 bits: its top values exceed int64.
+			c.add("bat.beyond_eof", SeverityError, structure, e.Offset, "%s at file offset %d ends beyond the %d-byte file (truncated)", what, e.Raw>>20<<20, fileSize)
+			return nil
 		case e.FileOffset < headerAreaSize:
 			c.add("bat.offset_invalid", SeverityError, structure, e.Offset, "%s is present at file offset %d, inside the header section", what, e.FileOffset)
-			return nil
-		case e.FileOffset > fileSize-size:
-			c.add("bat.beyond_eof", SeverityError, structure, e.Offset, "%s at file offset %d ends beyond the %d-byte file (truncated)", what, e.FileOffset, fileSize)
 			return nil
 		}
 		for _, r := range reserved {

@@ -146,11 +146,15 @@ func (d *Disk) walk(level int, off, n int64, emit func(Extent) error) error {
 		if err != nil {
 			return err
 		}
+		if (e.State == FullyPresent || e.State == PartiallyPresent && hasParent) && e.FileOffset < headerAreaSize {
+			where := "inside the header section"
+			if e.FileOffset < 0 { // FileOffsetMB is 44 bits: its top values exceed int64
+				where = "beyond any file"
+			}
+			return formatErr(ErrCorrupt, fmt.Sprintf("BAT entry %d", e.Index), e.Offset, "block %d is present at file offset %#x, %s", block, e.Raw>>20<<20, where)
+		}
 		switch {
 		case e.State == FullyPresent:
-			if e.FileOffset < headerAreaSize {
-				return formatErr(ErrCorrupt, fmt.Sprintf("BAT entry %d", e.Index), e.Offset, "block %d is present at file offset %d, inside the header section", block, e.FileOffset)
-			}
 			err = emit(Extent{Start: off, Length: seg, State: FullyPresent, FileOffset: e.FileOffset + in, Layer: level})
 		case e.State == NotPresent && hasParent:
 			err = d.walk(level+1, off, seg, emit)

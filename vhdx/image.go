@@ -106,7 +106,7 @@ func (img *Image) open(opt Options) error {
 		return formatErr(ErrRegionTablesCorrupt, "region tables", region1Offset, "region table 1: %s; region table 2: %s", img.RegionTables[0].Problem, img.RegionTables[1].Problem)
 	}
 	img.Log = readLog(r, img.CurrentHeader(), size)
-	if len(img.Log.Active) > 0 && !opt.NoReplay {
+	if len(img.Log.Active) > 0 && len(img.Log.unsafe) == 0 && !opt.NoReplay {
 		ov, rep := replayLog(r, size, img.Log)
 		img.view, img.viewSize, img.Replay = ov, ov.size, rep
 	}

@@ -2,6 +2,7 @@ package vhdx
 
 import (
 	"fmt"
+	"hash/crc32"
 	"io"
 
 	"github.com/google/uuid"
@@ -31,6 +32,10 @@ type Log struct {
 	// ReplayNeeded reports a non-zero log GUID in the current header.
 	ReplayNeeded bool   `json:"replay_needed"`
 	Problem      string `json:"problem,omitempty"`
+
+	// unsafe holds the findings that make replaying the active sequence
+	// unsafe (targets outside where a log may write); replay is skipped.
+	unsafe []Finding
 }
 
 // LogEntry is one log entry (MS-VHDX 2.3.1).
@@ -71,6 +76,14 @@ type LogDescriptor struct {
 	DataOffset int64 `json:"data_offset,omitempty"`
 }
 
+// Bounds on what one log may hold, so that a hostile log costs bounded
+// memory: entry headers found by the scan, and descriptors decoded over all
+// entries. A real log holds a few hundred entries and descriptors per MiB.
+const (
+	maxLogEntries     = 1 << 16
+	maxLogDescriptors = 1 << 19
+)
+
 // logView reads a circular log region.
 type logView struct {
 	r      io.ReaderAt
@@ -81,24 +94,25 @@ type logView struct {
 // fileOffset maps an offset inside the log to a file offset.
 func (v logView) fileOffset(pos uint64) int64 { return v.offset + int64(pos%uint64(v.length)) }
 
-// read reads n bytes from log position pos, wrapping at the end.
-func (v logView) read(pos uint32, n uint32) ([]byte, error) {
-	b := make([]byte, n)
+// readInto fills b from log position pos, wrapping at the end.
+func (v logView) readInto(b []byte, pos uint32) error {
+	n := uint32(len(b))
 	first := min(n, v.length-pos)
 	if err := readAt(v.r, b[:first], v.offset+int64(pos), "log"); err != nil {
-		return nil, err
+		return err
 	}
 	if first < n {
-		if err := readAt(v.r, b[first:], v.offset, "log"); err != nil {
-			return nil, err
-		}
+		return readAt(v.r, b[first:], v.offset, "log")
 	}
-	return b, nil
+	return nil
 }
 
 // readLog scans the log region for entries and finds the active sequence.
+// The work is linear in the log's length: the scan reads it once, and an
+// entry is read further only when no other entry header lies inside it, so
+// the entries read are disjoint.
 func readLog(r io.ReaderAt, h *Header, fileSize int64) *Log {
-	l := &Log{Offset: int64(h.LogOffset), Length: h.LogLength, GUID: h.LogGUID, ReplayNeeded: h.LogGUID != uuid.Nil}
+	l := &Log{Offset: fileEnd(h.LogOffset, 0), Length: h.LogLength, GUID: h.LogGUID, ReplayNeeded: h.LogGUID != uuid.Nil}
 	switch {
 	case h.LogLength == 0:
 		if l.ReplayNeeded {
@@ -113,17 +127,24 @@ func readLog(r io.ReaderAt, h *Header, fileSize int64) *Log {
 		return l
 	}
 	v := logView{r: r, offset: l.Offset, length: l.Length}
-	const window = 1 * mib
-	for base := uint32(0); base < l.Length; base += window {
-		buf, err := v.read(base, min(window, l.Length-base))
-		if err != nil {
-			l.Problem = err.Error()
-			return l
+	starts, err := scanLog(v)
+	if err != nil {
+		l.Problem = err.Error()
+		return l
+	}
+	budget := maxLogDescriptors
+	buf := make([]byte, logWindow)
+	for i, pos := range starts {
+		// The next header, circularly: a valid entry holds no other.
+		next := uint64(l.Length) + uint64(starts[0])
+		if i+1 < len(starts) {
+			next = uint64(starts[i+1])
 		}
-		for s := uint32(0); s < uint32(len(buf)); s += logSector {
-			if string(buf[s:s+4]) == "loge" {
-				l.Entries = append(l.Entries, parseLogEntry(v, base+s))
-			}
+		e := parseLogEntry(v, pos, uint32(next-uint64(pos)), &budget, buf)
+		l.Entries = append(l.Entries, e)
+		if budget < 0 {
+			l.Problem = fmt.Sprintf("the log's entries hold more than %d descriptors, the most this reader examines", maxLogDescriptors)
+			return l
 		}
 	}
 	if l.ReplayNeeded {
@@ -136,7 +157,34 @@ func readLog(r io.ReaderAt, h *Header, fileSize int64) *Log {
 	if l.ReplayNeeded && len(l.Active) == 0 {
 		l.Problem = "log GUID is set but no valid active sequence was found"
 	}
+	l.unsafe = l.targetProblems(fileSize)
 	return l
+}
+
+// logWindow is the unit in which the log is read.
+const logWindow = 1 * mib
+
+// scanLog returns the log offsets of the sectors that start with an entry
+// signature, in order.
+func scanLog(v logView) ([]uint32, error) {
+	var starts []uint32
+	buf := make([]byte, logWindow)
+	for base := uint32(0); base < v.length; base += logWindow {
+		b := buf[:min(logWindow, v.length-base)]
+		if err := v.readInto(b, base); err != nil {
+			return nil, err
+		}
+		for s := uint32(0); s < uint32(len(b)); s += logSector {
+			if string(b[s:s+4]) != "loge" {
+				continue
+			}
+			if len(starts) == maxLogEntries {
+				return nil, fmt.Errorf("the log holds more than %d entry headers, the most this reader examines", maxLogEntries)
+			}
+			starts = append(starts, base+s)
+		}
+	}
+	return starts, nil
 }
 
 // hasEntriesOf reports whether any valid entry belongs to the log guid.
@@ -150,10 +198,14 @@ func (l *Log) hasEntriesOf(guid uuid.UUID) bool {
 }
 
 // parseLogEntry decodes the entry at log position pos and validates it.
-func parseLogEntry(v logView, pos uint32) *LogEntry {
+// room is the distance to the next entry header (circularly): a longer
+// entry is invalid without reading it. The entry is streamed through buf,
+// so its claimed length sizes no allocation; its descriptors are charged
+// to budget, which goes negative when they exceed it.
+func parseLogEntry(v logView, pos, room uint32, budget *int, buf []byte) *LogEntry {
 	e := &LogEntry{Offset: v.fileOffset(uint64(pos)), LogOffset: pos}
-	hdr, err := v.read(pos, logSector)
-	if err != nil {
+	hdr := buf[:logSector]
+	if err := v.readInto(hdr, pos); err != nil {
 		e.Problem = err.Error()
 		return e
 	}
@@ -171,6 +223,9 @@ func parseLogEntry(v logView, pos uint32) *LogEntry {
 	case e.EntryLength == 0 || e.EntryLength%logSector != 0 || e.EntryLength > v.length:
 		e.Problem = fmt.Sprintf("entry length %d is not a non-zero multiple of 4 KiB within the %d-byte log", e.EntryLength, v.length)
 		return e
+	case e.EntryLength > room:
+		e.Problem = fmt.Sprintf("entry length %d runs into the entry header at log offset %#x", e.EntryLength, (uint64(pos)+uint64(room))%uint64(v.length))
+		return e
 	case e.Tail%logSector != 0 || e.Tail >= v.length:
 		e.Problem = fmt.Sprintf("tail %d is not a 4 KiB-aligned offset inside the log", e.Tail)
 		return e
@@ -178,62 +233,109 @@ func parseLogEntry(v logView, pos uint32) *LogEntry {
 		e.Problem = fmt.Sprintf("%d descriptors do not fit in the %d-byte entry", e.DescriptorCount, e.EntryLength)
 		return e
 	}
-	body, err := v.read(pos, e.EntryLength)
-	if err != nil {
-		e.Problem = err.Error()
+	if *budget -= int(e.DescriptorCount); *budget < 0 {
+		e.Problem = "not examined: the log holds too many descriptors"
 		return e
 	}
-	e.ComputedChecksum = crcWithHole(body, 4)
-	var problems []string
+	p := entryParser{e: e, v: v, pos: pos, dataSector: uint32(descSectors) * logSector}
+	crc := uint32(0)
+	for at := uint32(0); at < e.EntryLength; at += uint32(len(buf)) {
+		b := buf[:min(uint32(len(buf)), e.EntryLength-at)]
+		if err := v.readInto(b, uint32((uint64(pos)+uint64(at))%uint64(v.length))); err != nil {
+			e.Problem = err.Error()
+			return e
+		}
+		if at == 0 {
+			crc = crcWithHole(b, 4)
+		} else {
+			crc = crc32.Update(crc, castagnoli, b)
+		}
+		for s := uint32(0); s < uint32(len(b)); s += logSector {
+			p.sector(at+s, b[s:s+logSector])
+		}
+	}
+	e.ComputedChecksum = crc
 	if e.Checksum != e.ComputedChecksum {
-		problems = append(problems, fmt.Sprintf("checksum %#08x does not match computed %#08x", e.Checksum, e.ComputedChecksum))
+		p.problems = append([]string{fmt.Sprintf("checksum %#08x does not match computed %#08x", e.Checksum, e.ComputedChecksum)}, p.problems...)
 	}
-	dataSector := uint32(descSectors) * logSector
-	for i := uint32(0); i < e.DescriptorCount; i++ {
-		at := logHeaderSize + descriptorSize*i
-		d := body[at:]
-		ld := LogDescriptor{Offset: v.fileOffset(uint64(pos) + uint64(at)), Signature: string(d[:4]), TargetOffset: le.Uint64(d[16:]), SequenceNumber: le.Uint64(d[24:])}
-		switch ld.Signature {
-		case "zero":
-			ld.Length = le.Uint64(d[8:])
-			if ld.Length%logSector != 0 || ld.TargetOffset%logSector != 0 {
-				problems = append(problems, fmt.Sprintf("zero descriptor %d: offset %d or length %d not 4 KiB aligned", i, ld.TargetOffset, ld.Length))
-			}
-		case "desc":
-			ld.Length = logSector
-			ld.TrailingBytes = le.Uint32(d[4:])
-			ld.LeadingBytes = le.Uint64(d[8:])
-			if ld.TargetOffset%logSector != 0 {
-				problems = append(problems, fmt.Sprintf("data descriptor %d: target offset %d not 4 KiB aligned", i, ld.TargetOffset))
-			}
-			if dataSector+logSector > e.EntryLength {
-				problems = append(problems, fmt.Sprintf("data descriptor %d has no data sector inside the entry", i))
-				break
-			}
-			ld.DataOffset = v.fileOffset(uint64(pos) + uint64(dataSector))
-			s := body[dataSector:]
-			seq := uint64(le.Uint32(s[4:]))<<32 | uint64(le.Uint32(s[4092:]))
-			if string(s[:4]) != "data" || seq != e.SequenceNumber {
-				problems = append(problems, fmt.Sprintf("data sector %d: signature %q, sequence number %d (entry is %d)", i, s[:4], seq, e.SequenceNumber))
-			}
-			dataSector += logSector
-		default:
-			problems = append(problems, fmt.Sprintf("descriptor %d: signature %q is neither \"zero\" nor \"desc\"", i, ld.Signature))
+	if p.waiting < len(p.data) {
+		i := p.data[p.waiting]
+		p.problems = append(p.problems, fmt.Sprintf("data descriptor %d has no data sector inside the entry", i))
+		for _, i := range p.data[p.waiting:] {
+			e.Descriptors[i].DataOffset = 0
 		}
-		if ld.SequenceNumber != e.SequenceNumber {
-			problems = append(problems, fmt.Sprintf("descriptor %d: sequence number %d differs from the entry's %d", i, ld.SequenceNumber, e.SequenceNumber))
-		}
-		e.Descriptors = append(e.Descriptors, ld)
 	}
-	if len(problems) > 0 {
-		e.Problem = problems[0]
-		if len(problems) > 1 {
-			e.Problem += fmt.Sprintf(" (and %d more problems)", len(problems)-1)
+	if len(p.problems) > 0 {
+		e.Problem = p.problems[0]
+		if len(p.problems) > 1 {
+			e.Problem += fmt.Sprintf(" (and %d more problems)", len(p.problems)-1)
 		}
 		return e
 	}
 	e.Valid = true
 	return e
+}
+
+// entryParser decodes an entry's descriptors and data sectors as its
+// sectors stream by.
+type entryParser struct {
+	e          *LogEntry
+	v          logView
+	pos        uint32 // the entry's log offset
+	dataSector uint32 // entry offset of the first data sector
+	data       []int  // indexes of the data descriptors, in order
+	waiting    int    // position in data of the next data sector's descriptor
+	problems   []string
+}
+
+// sector takes the entry's 4 KiB sector at entry offset at.
+func (p *entryParser) sector(at uint32, s []byte) {
+	e := p.e
+	if at < p.dataSector {
+		first := max(0, (int64(at)-logHeaderSize)/descriptorSize)
+		for i := first; i < int64(e.DescriptorCount) && logHeaderSize+descriptorSize*i < int64(at)+logSector; i++ {
+			p.descriptor(uint32(i), s[logHeaderSize+descriptorSize*i-int64(at):])
+		}
+		return
+	}
+	if p.waiting == len(p.data) {
+		return // a sector no descriptor uses
+	}
+	i := p.data[p.waiting]
+	p.waiting++
+	d := &e.Descriptors[i]
+	d.DataOffset = p.v.fileOffset(uint64(p.pos) + uint64(at))
+	seq := uint64(le.Uint32(s[4:]))<<32 | uint64(le.Uint32(s[4092:]))
+	if string(s[:4]) != "data" || seq != e.SequenceNumber {
+		p.problems = append(p.problems, fmt.Sprintf("data sector %d: signature %q, sequence number %d (entry is %d)", i, s[:4], seq, e.SequenceNumber))
+	}
+}
+
+// descriptor decodes descriptor i from d.
+func (p *entryParser) descriptor(i uint32, d []byte) {
+	e := p.e
+	ld := LogDescriptor{Offset: p.v.fileOffset(uint64(p.pos) + logHeaderSize + descriptorSize*uint64(i)), Signature: string(d[:4]), TargetOffset: le.Uint64(d[16:]), SequenceNumber: le.Uint64(d[24:])}
+	switch ld.Signature {
+	case "zero":
+		ld.Length = le.Uint64(d[8:])
+		if ld.Length%logSector != 0 || ld.TargetOffset%logSector != 0 {
+			p.problems = append(p.problems, fmt.Sprintf("zero descriptor %d: offset %d or length %d not 4 KiB aligned", i, ld.TargetOffset, ld.Length))
+		}
+	case "desc":
+		ld.Length = logSector
+		ld.TrailingBytes = le.Uint32(d[4:])
+		ld.LeadingBytes = le.Uint64(d[8:])
+		if ld.TargetOffset%logSector != 0 {
+			p.problems = append(p.problems, fmt.Sprintf("data descriptor %d: target offset %d not 4 KiB aligned", i, ld.TargetOffset))
+		}
+		p.data = append(p.data, int(i))
+	default:
+		p.problems = append(p.problems, fmt.Sprintf("descriptor %d: signature %q is neither \"zero\" nor \"desc\"", i, ld.Signature))
+	}
+	if ld.SequenceNumber != e.SequenceNumber {
+		p.problems = append(p.problems, fmt.Sprintf("descriptor %d: sequence number %d differs from the entry's %d", i, ld.SequenceNumber, e.SequenceNumber))
+	}
+	e.Descriptors = append(e.Descriptors, ld)
 }
 
 // activeSequence returns the indexes of the active sequence, oldest first,

@@ -386,13 +386,16 @@ func TestLogSequences(t *testing.T) {
 
 	t.Run("log_outside_file", func(t *testing.T) {
 		im, _ := mk()
+		// A log outside the file is an error of the header (a writer
+		// would write there) and leaves nothing to replay.
 		im.Headers[1].LogOffset = 1 << 40
 		img := openBytes(t, im.Bytes())
-		wantCodes(t, img, codes{"log.unusable": sevW})
-		// A log offset whose int64 form is negative lies outside too.
+		wantCodes(t, img, codes{"log.unusable": sevW, "header.log_bounds": sevE})
+		// A log offset whose int64 form is negative, and whose end wraps
+		// past 2^64, lies outside too.
 		im.Headers[1].LogOffset = 1<<64 - mib
 		img = openBytes(t, im.Bytes())
-		wantCodes(t, img, codes{"log.unusable": sevW})
+		wantCodes(t, img, codes{"log.unusable": sevW, "header.log_bounds": sevE})
 		if img.Log.Problem == "" || !bytes.Contains([]byte(img.Log.Problem), []byte("outside")) {
 			t.Errorf("log problem %q", img.Log.Problem)
 		}

@@ -89,8 +89,10 @@ func WriteImage(w io.Writer, src Source, opt CreateOptions, progress func(done, 
 		start := int64(b) * int64(l.blockSize)
 		for pos := start; pos < start+int64(l.blockSize) && sw.err == nil; pos += int64(len(buf)) {
 			n := max(0, min(int64(len(buf)), src.Size()-pos))
-			if _, err := src.ReadAt(buf[:n], pos); err != nil && err != io.EOF {
-				return sw.done, err
+			if n > 0 { // else the rest of the last block lies past the disk's end
+				if _, err := src.ReadAt(buf[:n], pos); err != nil && err != io.EOF {
+					return sw.done, err
+				}
 			}
 			clear(buf[n:])
 			sw.write(buf)

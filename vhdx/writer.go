@@ -77,7 +77,7 @@ func OpenWriter(f File, size int64) (*Writer, error) {
 		return nil, err
 	}
 	if img.readErr != nil {
-		return nil, fmt.Errorf("vhdx: open for writing: %w", img.readErr)
+		return nil, img.readErr
 	}
 	h := img.CurrentHeader()
 	m := img.Metadata
@@ -87,23 +87,20 @@ func OpenWriter(f File, size int64) (*Writer, error) {
 		hasParent: m.HasParent, chunkRatio: m.ChunkRatio(),
 		batOffset: img.BAT.Offset, batEntries: img.BAT.EntryCount, sectors: map[int64][]byte{},
 	}
+	logEnd, ok := spanEnd(h.LogOffset, uint64(h.LogLength))
 	switch {
 	case h.LogLength < mib || h.LogLength%mib != 0 || h.LogOffset%mib != 0 || h.LogOffset < headerAreaSize ||
-		h.LogOffset+uint64(h.LogLength) > uint64(img.FileSize()):
+		!ok || logEnd > uint64(img.FileSize()):
 		return nil, formatErr(ErrUnsupported, "header", h.Offset+68, "the log (offset %d, length %d) cannot be written to", h.LogOffset, h.LogLength)
 	case w.batOffset%mib != 0:
 		return nil, formatErr(ErrCorrupt, "BAT region", w.batOffset, "region offset is not 1 MiB aligned")
 	}
-	// A log GUID without any entry of that log is what a crash leaves
-	// between the header update and the first entry: nothing to replay.
-	// Valid entries of the log that form no replayable sequence are not:
-	// writing would lose them.
-	if l := img.Log; l.ReplayNeeded && len(l.Active) == 0 {
-		for _, e := range l.Entries {
-			if e.Valid && e.LogGUID == l.GUID {
-				return nil, formatErr(ErrCorrupt, "log", l.Offset, "the log has entries of the current log but no sequence that can be replayed")
-			}
-		}
+	// Nothing is written to an image whose structures overlap or whose log
+	// cannot be replayed safely (a log GUID without any entry of that log
+	// is what a crash leaves between the header update and the first
+	// entry: nothing to replay, and only a warning).
+	if err := writeRefusal(img); err != nil {
+		return nil, err
 	}
 	if img.Replay != nil {
 		if err := w.replay(img); err != nil {
@@ -133,13 +130,20 @@ func (w *Writer) replay(img *Image) error {
 		}
 		w.size = fs
 	}
+	buf := make([]byte, min(mib, maxReplayChange(img.Replay)))
 	for _, c := range img.Replay.Changes {
-		b := make([]byte, c.Length)
-		if err := readAt(img.view, b, c.Offset, "replayed log change"); err != nil {
-			return w.fail(err)
+		end := c.Offset + c.Length
+		if c.Zero {
+			end = min(end, img.Size) // the file's extension reads zeros already
 		}
-		if _, err := w.f.WriteAt(b, c.Offset); err != nil {
-			return w.fail(err)
+		for at := c.Offset; at < end; at += int64(len(buf)) {
+			b := buf[:min(int64(len(buf)), end-at)]
+			if err := readAt(img.view, b, at, "replayed log change"); err != nil {
+				return w.fail(err)
+			}
+			if _, err := w.f.WriteAt(b, at); err != nil {
+				return w.fail(err)
+			}
 		}
 	}
 	if err := w.sync(); err != nil {
@@ -148,12 +152,21 @@ func (w *Writer) replay(img *Image) error {
 	return w.updateHeader(false, w.hdr.FileWriteGUID, w.hdr.DataWriteGUID, uuid.Nil)
 }
 
+// maxReplayChange returns the length of the longest replayed change.
+func maxReplayChange(r *Replay) int64 {
+	n := int64(0)
+	for _, c := range r.Changes {
+		n = max(n, c.Length)
+	}
+	return n
+}
+
 // usedEnd returns the end of the last structure in the file: regions, log,
 // and every block the BAT marks present.
 func (w *Writer) usedEnd(img *Image) (int64, error) {
-	end := int64(img.CurrentHeader().LogOffset) + int64(img.CurrentHeader().LogLength)
+	end := fileEnd(img.CurrentHeader().LogOffset, uint64(img.CurrentHeader().LogLength))
 	for _, e := range img.Regions.Entries {
-		end = max(end, int64(e.FileOffset)+int64(e.Length))
+		end = max(end, fileEnd(e.FileOffset, uint64(e.Length)))
 	}
 	period := w.chunkRatio + 1
 	buf := make([]byte, mib)

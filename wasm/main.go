@@ -13,6 +13,7 @@ import (
 	"syscall/js"
 
 	"github.com/vhdx-inspector/vhdx-inspector/internal/report"
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 	"github.com/vhdx-inspector/vhdx-inspector/wasm/idbcache"
 	"github.com/vhdx-inspector/vhdx-inspector/wasm/jsutil"
@@ -159,7 +160,7 @@ func (e *engine) check(args []js.Value) (any, error) {
 			return nil, err
 		}
 		top.reader.watch(t)
-		findings := img.Check()
+		findings := vdisk.FromVHDX(img, "").Check()
 		top.reader.watch(nil)
 		if err := t.cancelled(); err != nil {
 			return nil, err

@@ -53,17 +53,28 @@ func TestChainCommands(t *testing.T) {
 		t.Fatal("cat of the chain differs from the expected content")
 	}
 	var info struct {
-		HasParent bool `json:"has_parent"`
-		Chain     []struct {
-			Name     string `json:"name"`
-			DiskType string `json:"disk_type"`
-		} `json:"chain"`
+		DiskType string `json:"disk_type"`
+		Layers   []struct {
+			Name   string `json:"name"`
+			Role   string `json:"role"`
+			Format string `json:"format"`
+		} `json:"layers"`
+		VHDX struct {
+			HasParent bool `json:"has_parent"`
+			Chain     []struct {
+				Name     string `json:"name"`
+				DiskType string `json:"disk_type"`
+			} `json:"chain"`
+		} `json:"vhdx"`
 	}
 	if err := json.Unmarshal(mustSucceed(t, "info", "--json", childPath), &info); err != nil {
 		t.Fatal(err)
 	}
-	if !info.HasParent || len(info.Chain) != 2 || info.Chain[1].DiskType != "base" || filepath.Base(info.Chain[1].Name) != "base.vhdx" {
+	if v := info.VHDX; !v.HasParent || len(v.Chain) != 2 || v.Chain[1].DiskType != "base" || filepath.Base(v.Chain[1].Name) != "base.vhdx" {
 		t.Fatalf("info chain = %+v", info)
+	}
+	if l := info.Layers; info.DiskType != "differencing" || len(l) != 2 || l[0].Role != "image" || l[1].Role != "parent" || l[1].Format != "vhdx" || filepath.Base(l[1].Name) != "base.vhdx" {
+		t.Fatalf("info layers = %+v", info)
 	}
 	var m struct {
 		Layers  []string `json:"layers"`
@@ -106,8 +117,8 @@ func TestChainWithMissingParent(t *testing.T) {
 	if err := json.Unmarshal(mustSucceed(t, "info", "--json", childPath), &info); err != nil {
 		t.Fatal(err)
 	}
-	if msg, _ := info["chain_error"].(string); !strings.Contains(msg, "base.vhdx") {
-		t.Fatalf("info chain_error = %q", msg)
+	if msg, _ := info["chain_error"].(string); !strings.Contains(msg, "base.vhdx") || info["missing"] != "base.vhdx" {
+		t.Fatalf("info chain_error = %q, missing = %v", msg, info["missing"])
 	}
 }
 

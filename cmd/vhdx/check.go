@@ -8,8 +8,7 @@ import (
 	"io"
 
 	"github.com/vhdx-inspector/vhdx-inspector/internal/report"
-
-	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 )
 
 type checkResult struct {
@@ -19,23 +18,21 @@ type checkResult struct {
 
 func defineCheck(fs *flag.FlagSet) runner {
 	asJSON := jsonFlag(fs)
+	s := &session{}
+	s.flags(fs)
 	return func(stdout io.Writer, args []string) error {
-		return runCheck(stdout, *asJSON, args)
+		return runCheck(s, stdout, *asJSON, args)
 	}
 }
 
-func runCheck(stdout io.Writer, asJSON bool, args []string) error {
-	s := &session{}
+func runCheck(s *session, stdout io.Writer, asJSON bool, args []string) error {
 	defer s.close()
 	img, err := s.openImage(args[0])
 	if err != nil {
 		return err
 	}
-	findings := img.Check()
-	if img.Metadata != nil && img.Metadata.HasParent {
-		findings = append(findings, s.checkParents(img, args[0])...)
-	}
-	res := checkResult{File: args[0], Findings: report.Tally(findings)}
+	disk, err := s.openDisk(img)
+	res := checkResult{File: args[0], Findings: report.Tally(checkChain(img, disk, err))}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -48,9 +45,9 @@ func runCheck(stdout io.Writer, asJSON bool, args []string) error {
 			if f.Offset >= 0 {
 				off = fmt.Sprintf("%#x", f.Offset)
 			}
-			fmt.Fprintf(stdout, "%-7s %-32s %-24s %-10s %s\n", f.Severity, f.Code, f.Structure, off, f.Message)
+			fmt.Fprintf(stdout, "%-7s %-32s %-24s %-10s %s\n", f.Severity, f.Code, escape(f.Structure), off, escape(f.Message))
 		}
-		fmt.Fprintf(stdout, "%s: %d errors, %d warnings, %d findings\n", args[0], res.Errors, res.Warnings, len(res.Findings.Findings))
+		fmt.Fprintf(stdout, "%s: %d errors, %d warnings, %d findings\n", escape(args[0]), res.Errors, res.Warnings, len(res.Findings.Findings))
 	}
 	if res.Errors > 0 {
 		return &exitError{code: 1}
@@ -58,23 +55,23 @@ func runCheck(stdout io.Writer, asJSON bool, args []string) error {
 	return nil
 }
 
-// checkParents verifies the chain of a differencing disk and checks every
-// parent, naming the file in each of their findings.
-func (s *session) checkParents(img *vhdx.Image, name string) []vhdx.Finding {
-	disk, err := s.openDisk(img, name)
-	if err != nil {
-		code := "chain.parent_mismatch"
-		if errors.Is(err, vhdx.ErrParentNotFound) {
-			code = "chain.parent_missing"
+// checkChain checks img and every file its disk reads through; a chain
+// that could not be opened is a finding of its own, after the findings of
+// the layers found before the problem.
+func checkChain(img *vdisk.Image, disk *vdisk.Disk, diskErr error) []vdisk.Finding {
+	var ce *vdisk.ChainError
+	switch {
+	case diskErr == nil:
+		return disk.Check()
+	case errors.As(diskErr, &ce):
+		out := img.Check()
+		for _, l := range ce.Found[min(1, len(ce.Found)):] {
+			for _, f := range l.Image.Check() {
+				f.Structure = l.Name + ": " + f.Structure
+				out = append(out, f)
+			}
 		}
-		return []vhdx.Finding{{Code: code, Severity: vhdx.SeverityError, Structure: "parent locator", Offset: img.Metadata.ParentLocator.Offset, Message: err.Error()}}
+		return append(out, vdisk.Finding{Code: ce.Code(), Severity: vdisk.SeverityError, Structure: string(ce.Ref.Role), Offset: ce.Ref.Offset, Message: diskErr.Error()})
 	}
-	var out []vhdx.Finding
-	for _, l := range disk.Layers()[1:] {
-		for _, f := range l.Image.Check() {
-			f.Structure = l.Name + ": " + f.Structure
-			out = append(out, f)
-		}
-	}
-	return out
+	return img.Check() // the image's own findings say why its disk cannot be read
 }

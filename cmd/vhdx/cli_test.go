@@ -273,7 +273,22 @@ func (r *fieldReader) states(key string) map[string]int64 {
 // of the answer, and returns the facts. fileSize is the image's real size.
 func runInfo(t *testing.T, path string, fileSize int64) infoFacts {
 	t.Helper()
-	m := decodeJSON(t, "info --json", mustSucceed(t, "info", "--json", path))
+	top := decodeJSON(t, "info --json", mustSucceed(t, "info", "--json", path))
+	if top["format"] != "vhdx" {
+		t.Fatalf("info --json: format = %v, want vhdx", top["format"])
+	}
+	m, ok := top["vhdx"].(map[string]any)
+	if !ok {
+		t.Fatalf("info --json: no vhdx object: %v", top)
+	}
+	for _, k := range []string{"virtual_size", "file_size", "allocated_size", "disk_type"} {
+		if fmt.Sprint(top[k]) != fmt.Sprint(m[k]) {
+			t.Errorf("info --json: %s = %v, the vhdx facts say %v", k, top[k], m[k])
+		}
+	}
+	if fmt.Sprint(top["allocation_unit"]) != fmt.Sprint(m["block_size"]) || fmt.Sprint(top["sector_size"]) != fmt.Sprint(m["logical_sector_size"]) {
+		t.Errorf("info --json: allocation_unit %v / sector_size %v differ from block_size %v / logical_sector_size %v", top["allocation_unit"], top["sector_size"], m["block_size"], m["logical_sector_size"])
+	}
 	r := &fieldReader{t: t, m: m}
 	f := infoFacts{
 		raw:              m,
@@ -666,7 +681,7 @@ var manifestToInfo = map[string]string{
 // Manifest facts info does not report, and where they are checked instead.
 var manifestNotInInfo = map[string]string{
 	"virtual_sha256": "TestCorpusCat",
-	"partitions":     "nowhere: the CLI does not read partition tables",
+	"partitions":     "TestCorpusParts",
 }
 
 func TestCorpusInfo(t *testing.T) {

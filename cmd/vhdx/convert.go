@@ -12,19 +12,52 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/vhdx-inspector/vhdx-inspector/qcow2"
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
-func defineConvert(fs *flag.FlagSet) runner {
-	c := &createFlags{}
+func defineConvert(fs *flag.FlagSet) runner { return defineCopy(fs, false) }
+
+func defineMerge(fs *flag.FlagSet) runner { return defineCopy(fs, true) }
+
+// defineCopy declares the flags of convert and merge.
+func defineCopy(fs *flag.FlagSet, mergeOnly bool) runner {
+	c, q, s := &createFlags{}, &qcow2Flags{}, &session{}
 	c.declare(fs, false)
-	return func(_ io.Writer, args []string) error { return runConvert(c, args, false) }
+	q.declare(fs)
+	s.flags(fs)
+	return func(_ io.Writer, args []string) error { return runConvert(c, q, s, args, mergeOnly) }
 }
 
-func defineMerge(fs *flag.FlagSet) runner {
-	c := &createFlags{}
-	c.declare(fs, false)
-	return func(_ io.Writer, args []string) error { return runConvert(c, args, true) }
+// qcow2Flags are the options of a qcow2 output.
+type qcow2Flags struct {
+	clusterSize sizeFlag
+	compress    string
+}
+
+func (q *qcow2Flags) declare(fs *flag.FlagSet) {
+	fs.Var(&q.clusterSize, "cluster-size", "qcow2 output: cluster size, 512 to 2M, a power of two (default 64K)")
+	fs.StringVar(&q.compress, "compress", "", "qcow2 output: compress clusters with `zlib or zstd` (in parallel)")
+}
+
+// options returns the flags as qcow2 write options.
+func (q *qcow2Flags) options() (qcow2.WriteOptions, error) {
+	opt := qcow2.WriteOptions{}
+	if q.clusterSize > 2<<20 {
+		return opt, &exitError{2, fmt.Errorf("--cluster-size %d is out of range (512 to 2M)", q.clusterSize)}
+	}
+	opt.ClusterSize = int(q.clusterSize)
+	switch strings.ToLower(q.compress) {
+	case "":
+	case "zlib", "deflate":
+		opt.Compress, opt.CompressionType = true, qcow2.CompressionDeflate
+	case "zstd":
+		opt.Compress, opt.CompressionType = true, qcow2.CompressionZstd
+	default:
+		return opt, &exitError{2, fmt.Errorf("--compress %q: use zlib or zstd", q.compress)}
+	}
+	return opt, nil
 }
 
 // rawSource is a raw disk image file as a vhdx.Source, padded with zeros
@@ -73,54 +106,84 @@ func (r rawSource) DataRanges(fn func(off, n int64) error) error {
 	return nil
 }
 
-// runConvert copies IN to OUT. With mergeOnly, IN must be a VHDX (usually a
-// differencing disk, read through its chain).
-func runConvert(c *createFlags, args []string, mergeOnly bool) error {
+// runConvert copies IN to OUT. With mergeOnly, IN must be an image (usually
+// a differencing disk, read through its chain), not raw.
+func runConvert(c *createFlags, q *qcow2Flags, s *session, args []string, mergeOnly bool) error {
 	in, out := args[0], args[1]
-	s := &session{}
 	defer s.close()
+	opt, err := c.options(0)
+	if err != nil {
+		return err
+	}
+	qopt, err := q.options()
+	if err != nil {
+		return err
+	}
+	ext := strings.ToLower(filepath.Ext(out))
+	if ext != ".qcow2" && (qopt.Compress || qopt.ClusterSize != 0) {
+		return &exitError{2, fmt.Errorf("--compress and --cluster-size are for a qcow2 output (%s does not end in .qcow2)", out)}
+	}
 	src, geometry, err := s.openSource(in, mergeOnly)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(out); err == nil {
-		return &exitError{2, fmt.Errorf("%s exists; not overwriting it", out)}
+	o, err := createOutput(out, c.force, s.files)
+	if err != nil {
+		return err
 	}
-	ext := strings.ToLower(filepath.Ext(out))
-	if ext == ".vhdx" || ext == ".avhdx" {
-		err = writeVHDX(c.options(0), geometry, src, out)
-	} else {
-		err = writeRaw(src, out)
+	switch ext {
+	case ".vhdx", ".avhdx":
+		err = writeVHDX(opt, geometry, src, o.tmp)
+	case ".qcow2":
+		err = writeQCOW2(qopt, src, o.tmp)
+	default:
+		err = writeRaw(src, o.tmp)
 	}
 	if err != nil {
-		os.Remove(out)
+		err = fmt.Errorf("%s to %s: %w", in, out, err)
 	}
-	return err
+	return o.finish(err)
 }
 
-// openSource opens name as a VHDX (through its chain) or, unless vhdxOnly,
-// as a raw image. For a VHDX it also returns its geometry, the defaults for
-// a VHDX output.
-func (s *session) openSource(name string, vhdxOnly bool) (vhdx.Source, vhdx.CreateOptions, error) {
+// openSource opens name as an image of any format, read through its
+// chain; a file in no format this tool knows is read as raw, unless
+// imagesOnly. For a VHDX it also returns its geometry, the defaults for a
+// VHDX output.
+func (s *session) openSource(name string, imagesOnly bool) (vhdx.Source, vhdx.CreateOptions, error) {
 	var geometry vhdx.CreateOptions
 	f, size, err := s.openFile(name)
 	if err != nil {
 		return nil, geometry, &exitError{2, err}
 	}
-	var sig [8]byte
-	f.ReadAt(sig[:], 0)
-	if string(sig[:]) != "vhdxfile" {
-		if vhdxOnly {
-			return nil, geometry, &exitError{2, fmt.Errorf("%s: %w", name, vhdx.ErrNotVHDX)}
+	format := s.format
+	if format == "" {
+		format, err = vdisk.Identify(f, size, name)
+		var ue *vdisk.UnsupportedError
+		if errors.As(err, &ue) && ue.What == "" {
+			format, err = vdisk.Raw, nil
+		}
+		if err != nil {
+			return nil, geometry, &exitError{2, err}
+		}
+	}
+	if format == vdisk.Raw {
+		if imagesOnly {
+			return nil, geometry, &exitError{2, fmt.Errorf("%s is a raw image: it has no chain to merge", name)}
 		}
 		return rawSource{f: f, fileSize: size, size: (size + 511) / 512 * 512}, geometry, nil
 	}
-	img, disk, err := s.openImageDisk(name)
+	img, err := vdisk.Open(f, size, name, vdisk.Options{Format: format})
+	if err != nil {
+		return nil, geometry, &exitError{2, err}
+	}
+	disk, err := s.openDisk(img)
 	if err != nil {
 		return nil, geometry, err
 	}
-	m := img.Metadata
-	geometry = vhdx.CreateOptions{BlockSize: m.BlockSize, LogicalSectorSize: m.LogicalSectorSize, PhysicalSectorSize: m.PhysicalSectorSize}
+	if v, ok := img.Native().(*vhdx.Image); ok {
+		m := v.Metadata
+		geometry = vhdx.CreateOptions{BlockSize: m.BlockSize, LogicalSectorSize: m.LogicalSectorSize, PhysicalSectorSize: m.PhysicalSectorSize}
+	}
 	return disk, geometry, nil
 }
 
@@ -167,30 +230,31 @@ func copyData(src vhdx.Source, maxRun int, write func(p []byte, off int64) error
 	}), flush())
 }
 
-// writeRaw writes src to a new sparse raw file: only non-zero chunks are
+// writeRaw writes src to f, a new file, sparse: only non-zero chunks are
 // written, holes stay holes.
-func writeRaw(src vhdx.Source, out string) error {
-	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	err = copyData(src, 32<<20, func(p []byte, off int64) error {
+func writeRaw(src vhdx.Source, f *os.File) error {
+	err := copyData(src, 32<<20, func(p []byte, off int64) error {
 		_, err := f.WriteAt(p, off)
 		return err
 	})
-	if err == nil {
-		err = f.Truncate(src.Size())
+	if err != nil {
+		return err
 	}
-	if err == nil {
-		err = f.Close()
-	}
-	return err
+	return f.Truncate(src.Size())
 }
 
-// writeVHDX streams src into a new VHDX file: flags first, then the
+// writeQCOW2 streams src into a new qcow2 file.
+func writeQCOW2(opt qcow2.WriteOptions, src vhdx.Source, f *os.File) error {
+	w := bufio.NewWriterSize(f, 4<<20)
+	if _, err := qcow2.WriteImage(w, src, opt, nil); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// writeVHDX streams src into f, a new file: flags first, then the
 // source's geometry, then the defaults.
-func writeVHDX(opt, geometry vhdx.CreateOptions, src vhdx.Source, out string) error {
+func writeVHDX(opt, geometry vhdx.CreateOptions, src vhdx.Source, f *os.File) error {
 	if opt.BlockSize == 0 {
 		opt.BlockSize = geometry.BlockSize
 	}
@@ -205,17 +269,9 @@ func writeVHDX(opt, geometry vhdx.CreateOptions, src vhdx.Source, out string) er
 		r.size = (r.fileSize + ss - 1) / ss * ss
 		src = r
 	}
-	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	w := bufio.NewWriterSize(f, 4<<20)
 	if _, err := vhdx.WriteImage(w, src, opt, nil); err != nil {
 		return err
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	return f.Close()
+	return w.Flush()
 }

@@ -4,7 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
+	"math"
 	"path/filepath"
 	"strings"
 
@@ -13,7 +13,7 @@ import (
 
 // createFlags declares the geometry flags shared by create, convert and merge.
 type createFlags struct {
-	fixed              bool
+	fixed, force       bool
 	blockSize, logSize sizeFlag
 	logical, physical  uint
 	parent             string
@@ -25,14 +25,25 @@ func (c *createFlags) declare(fs *flag.FlagSet, withParent bool) {
 	fs.UintVar(&c.logical, "logical-sector", 0, "logical sector size, 512 or 4096 (default 512, or the parent's or source's)")
 	fs.UintVar(&c.physical, "physical-sector", 0, "physical sector size, 512 or 4096 (default 4096)")
 	fs.Var(&c.logSize, "log-size", "log size, a multiple of 1M (default 1M)")
+	fs.BoolVar(&c.force, "force", false, "replace the output file if it exists")
 	if withParent {
 		fs.StringVar(&c.parent, "parent", "", "make a differencing disk of this parent image")
 	}
 }
 
-func (c *createFlags) options(virtualSize uint64) vhdx.CreateOptions {
+// options returns the flags as create options; a value too large for its
+// field is an error, never cut to 32 bits.
+func (c *createFlags) options(virtualSize uint64) (vhdx.CreateOptions, error) {
+	for _, f := range []struct {
+		name string
+		v    uint64
+	}{{"block-size", uint64(c.blockSize)}, {"log-size", uint64(c.logSize)}, {"logical-sector", uint64(c.logical)}, {"physical-sector", uint64(c.physical)}} {
+		if f.v > math.MaxUint32 {
+			return vhdx.CreateOptions{}, &exitError{2, fmt.Errorf("--%s %d is out of range (at most %d)", f.name, f.v, uint64(math.MaxUint32))}
+		}
+	}
 	return vhdx.CreateOptions{VirtualSize: virtualSize, BlockSize: uint32(c.blockSize), LogicalSectorSize: uint32(c.logical),
-		PhysicalSectorSize: uint32(c.physical), Fixed: c.fixed, LogSize: uint32(c.logSize)}
+		PhysicalSectorSize: uint32(c.physical), Fixed: c.fixed, LogSize: uint32(c.logSize)}, nil
 }
 
 func defineCreate(fs *flag.FlagSet) runner {
@@ -43,7 +54,10 @@ func defineCreate(fs *flag.FlagSet) runner {
 
 func runCreate(c *createFlags, args []string) error {
 	name := args[0]
-	opt := c.options(0)
+	opt, err := c.options(0)
+	if err != nil {
+		return err
+	}
 	s := &session{}
 	defer s.close()
 	switch {
@@ -57,25 +71,21 @@ func runCreate(c *createFlags, args []string) error {
 		return &exitError{2, fmt.Errorf("VIRTUAL_SIZE is needed unless --parent is given")}
 	}
 	if c.parent != "" {
-		parent, err := s.openImage(c.parent)
+		parent, err := s.openVHDX(c.parent)
 		if err != nil {
 			return err
 		}
+		s.openVHDXChain(parent, c.parent) // opens the parent's own chain, which the output must not replace
 		opt.Parent, err = parentInfo(parent, c.parent, name)
 		if err != nil {
 			return err
 		}
 	}
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := createOutput(name, c.force, s.files)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	if err := vhdx.Create(f, opt); err != nil {
-		os.Remove(name)
-		return err
-	}
-	return f.Close()
+	return out.finish(vhdx.Create(out.tmp, opt))
 }
 
 // parentInfo describes parent (at parentPath) for a child created at

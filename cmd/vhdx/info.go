@@ -8,49 +8,81 @@ import (
 	"strings"
 
 	"github.com/vhdx-inspector/vhdx-inspector/internal/report"
+	"github.com/vhdx-inspector/vhdx-inspector/qcow2"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
-type infoJSON struct {
-	*report.Summary
-	Chain      []report.ChainLayer `json:"chain,omitempty"`
-	ChainError string              `json:"chain_error,omitempty"`
-	Structures report.Structures   `json:"structures"`
-}
-
 func defineInfo(fs *flag.FlagSet) runner {
 	asJSON := jsonFlag(fs)
+	s := &session{}
+	s.flags(fs)
 	return func(stdout io.Writer, args []string) error {
-		return runInfo(stdout, *asJSON, args)
+		return runInfo(s, stdout, *asJSON, args)
 	}
 }
 
-func runInfo(stdout io.Writer, asJSON bool, args []string) error {
-	s := &session{}
+func runInfo(s *session, stdout io.Writer, asJSON bool, args []string) error {
 	defer s.close()
 	img, err := s.openImage(args[0])
 	if err != nil {
 		return err
 	}
-	sum, err := report.Summarize(img)
-	if err != nil {
-		return err
-	}
-	out := infoJSON{Summary: sum, Structures: report.StructuresOf(img)}
-	if sum.HasParent {
-		if disk, err := s.openDisk(img, args[0]); err != nil {
-			out.ChainError = err.Error()
-		} else {
-			out.Chain = report.Chain(disk.Layers())
-		}
+	disk, diskErr := s.openDisk(img)
+	// A BAT that cannot be read in full still leaves the rest to show.
+	o, countErr := report.OverviewOf(img, disk, diskErr)
+	if o == nil {
+		return countErr
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		if err := enc.Encode(o); err != nil {
+			return err
+		}
+	} else {
+		printOverview(stdout, o)
+		switch n := img.Native().(type) {
+		case *vhdx.Image:
+			printVHDX(stdout, n, o.VHDX)
+		case *qcow2.Image:
+			printQCOW2(stdout, o.QCOW2)
+		}
 	}
-	printInfo(stdout, img, out)
+	if countErr != nil {
+		return fmt.Errorf("%s: block counts are incomplete: %w", args[0], countErr)
+	}
 	return nil
+}
+
+// field prints one "key: value" line of a text report.
+// Strings from the file are escaped (see escape).
+func field(w io.Writer, k string, format string, a ...any) {
+	fmt.Fprintf(w, "  %-24s "+format+"\n", escapeArgs(append([]any{k + ":"}, a...))...)
+}
+
+// printOverview prints what every format has in common.
+func printOverview(w io.Writer, o *report.Overview) {
+	fmt.Fprintln(w, "Overview")
+	field(w, "format", "%s", o.Format)
+	field(w, "disk type", "%s", o.DiskType)
+	field(w, "virtual size", "%s", size(uint64(o.VirtualSize)))
+	field(w, "file size", "%s", size(uint64(o.FileSize)))
+	field(w, "allocated", "%s", size(uint64(o.AllocatedSize)))
+	if o.AllocationUnit > 0 {
+		field(w, "allocation unit", "%s", size(uint64(o.AllocationUnit)))
+	}
+	field(w, "sector size", "%d", o.SectorSize)
+	if len(o.Layers) > 1 || o.ChainError != "" {
+		for i, l := range o.Layers {
+			field(w, fmt.Sprintf("layer %d", i), "%s (%s, %s)", l.Name, l.Role, l.Format)
+		}
+	}
+	switch {
+	case o.ChainError != "":
+		field(w, "chain", "BROKEN: %s", o.ChainError)
+	case o.DiskError != "":
+		field(w, "virtual disk", "NOT READABLE: %s", o.DiskError)
+	}
 }
 
 // size formats n both ways: "1 GiB (1073741824 bytes)".
@@ -68,31 +100,18 @@ func size(n uint64) string {
 	return fmt.Sprintf("%s %s (%d bytes)", s, units[u], n)
 }
 
-func printInfo(w io.Writer, img *vhdx.Image, out infoJSON) {
+// printVHDX prints the facts and structures of a VHDX image.
+func printVHDX(w io.Writer, img *vhdx.Image, out *report.VHDXInfo) {
 	s := out.Summary
-	p := func(k string, format string, a ...any) {
-		fmt.Fprintf(w, "  %-24s "+format+"\n", append([]any{k + ":"}, a...)...)
-	}
-	fmt.Fprintln(w, "Overview")
+	p := func(k string, format string, a ...any) { field(w, k, format, a...) }
+	fmt.Fprintln(w, "\nVHDX")
 	p("creator", "%s", s.Creator)
-	p("disk type", "%s", s.DiskType)
-	p("virtual size", "%s", size(s.VirtualSize))
-	p("file size", "%s", size(uint64(s.FileSize)))
-	p("allocated", "%s", size(uint64(s.AllocatedSize)))
-	p("block size", "%s", size(uint64(s.BlockSize)))
-	p("sector size", "%d logical, %d physical", s.LogicalSectorSize, s.PhysicalSectorSize)
+	p("physical sector size", "%d", s.PhysicalSectorSize)
 	p("page 83 id", "%s", s.Page83)
 	p("leave blocks allocated", "%t", s.LeaveBlocksAllocated)
 	p("has parent", "%t", s.HasParent)
-	switch {
-	case out.ChainError != "":
-		p("parent chain", "BROKEN: %s", out.ChainError)
-	case out.Chain != nil:
-		for i, l := range out.Chain {
-			p(fmt.Sprintf("chain layer %d", i), "%s (%s, DataWriteGuid %s)", l.Name, l.DiskType, l.DataWriteGUID)
-		}
-	case s.DiskError != "":
-		p("virtual disk", "NOT READABLE: %s", s.DiskError)
+	for i, l := range out.Chain {
+		p(fmt.Sprintf("chain layer %d", i), "%s (%s, DataWriteGuid %s)", l.Name, l.DiskType, l.DataWriteGUID)
 	}
 	switch {
 	case s.Replay != nil:
@@ -177,11 +196,64 @@ func printInfo(w io.Writer, img *vhdx.Image, out infoJSON) {
 			}
 			p(fmt.Sprintf("entry @%#x", e.Offset), "seq %d, %d descriptors, tail %#x, flushed %#x, last %#x, %s", e.SequenceNumber, len(e.Descriptors), e.Tail, e.FlushedFileOffset, e.LastFileOffset, status)
 			for _, d := range e.Descriptors {
-				fmt.Fprintf(w, "      %s -> file offset %#x, %d bytes\n", d.Signature, d.TargetOffset, d.Length)
+				fmt.Fprintf(w, "      %s -> file offset %#x, %d bytes\n", escape(d.Signature), d.TargetOffset, d.Length)
 			}
 		}
 	}
 	if b := img.BAT; b != nil {
 		fmt.Fprintf(w, "\nBAT at %#x (%s), %d entries\n", b.Offset, size(uint64(b.Length)), b.EntryCount)
+	}
+}
+
+// printQCOW2 prints the facts and structures of a qcow2 image.
+func printQCOW2(w io.Writer, q *report.QCOW2Info) {
+	p := func(k string, format string, a ...any) { field(w, k, format, a...) }
+	h := q.Header
+	fmt.Fprintln(w, "\nqcow2")
+	p("version", "%d", q.Version)
+	p("compression", "%s", q.Compression)
+	p("encryption", "%s", q.Encryption)
+	p("refcount bits", "%d", q.RefcountBits)
+	p("extended L2 entries", "%t", q.ExtendedL2)
+	p("dirty", "%t", q.Dirty)
+	p("corrupt", "%t", q.Corrupt)
+	if q.BackingFile != "" {
+		p("backing file", "%q (format %q)", q.BackingFile, q.BackingFormat)
+	}
+	if q.DataFile != "" {
+		p("data file", "%q (raw: %t)", q.DataFile, q.DataFileRaw)
+	}
+	for _, f := range q.Features {
+		p(f.Kind.String()+" feature", "bit %d: %s", f.Bit, f.Name)
+	}
+	if c := q.Clusters; c != nil {
+		for _, k := range qcow2.ClusterKinds {
+			if n := c.Kinds[k.String()]; n > 0 {
+				p(k.String()+" clusters", "%d", n)
+			}
+		}
+	}
+	fmt.Fprintf(w, "\nHeader at %#x (%d bytes)\n", h.Offset, h.Length)
+	p("cluster bits", "%d", h.ClusterBits)
+	p("L1 table", "offset %#x, %d entries", h.L1TableOffset, h.L1Size)
+	p("refcount table", "offset %#x, %d clusters", h.RefcountTableOffset, h.RefcountTableClusters)
+	p("snapshots", "offset %#x, %d entries", h.SnapshotsOffset, h.NbSnapshots)
+	p("incompatible features", "%#x", h.IncompatibleFeatures)
+	p("compatible features", "%#x", h.CompatibleFeatures)
+	p("autoclear features", "%#x", h.AutoclearFeatures)
+	for _, e := range q.Extensions {
+		if e.Type != 0 {
+			fmt.Fprintf(w, "\nHeader extension at %#x: %s (type %#08x, %d bytes)\n", e.Offset, e.Name, e.Type, e.Length)
+		}
+	}
+	for _, s := range q.Snapshots {
+		fmt.Fprintf(w, "\nSnapshot %q at %#x\n", s.ID, s.Offset)
+		p("name", "%q", s.Name)
+		p("date", "%s", s.Date().UTC().Format("2006-01-02 15:04:05 UTC"))
+		p("VM state", "%s", size(s.StateSize()))
+		p("L1 table", "offset %#x, %d entries", s.L1TableOffset, s.L1Size)
+		if s.DiskSize != 0 {
+			p("disk size", "%s", size(s.DiskSize))
+		}
 	}
 }

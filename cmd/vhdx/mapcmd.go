@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 )
 
 type jsonExtent struct {
@@ -19,13 +19,14 @@ type jsonExtent struct {
 
 func defineMap(fs *flag.FlagSet) runner {
 	asJSON := jsonFlag(fs)
+	s := &session{}
+	s.flags(fs)
 	return func(stdout io.Writer, args []string) error {
-		return runMap(stdout, *asJSON, args)
+		return runMap(s, stdout, *asJSON, args)
 	}
 }
 
-func runMap(stdout io.Writer, asJSON bool, args []string) error {
-	s := &session{}
+func runMap(s *session, stdout io.Writer, asJSON bool, args []string) error {
 	defer s.close()
 	_, disk, err := s.openImageDisk(args[0])
 	if err != nil {
@@ -41,24 +42,23 @@ func runMap(stdout io.Writer, asJSON bool, args []string) error {
 	} else {
 		if len(names) > 1 {
 			for i, n := range names {
-				fmt.Fprintf(stdout, "layer %d: %s\n", i, n)
+				fmt.Fprintf(stdout, "layer %d: %s\n", i, escape(n))
 			}
 		}
 		fmt.Fprintf(stdout, "%-18s %-18s %-18s %-5s %s\n", "start", "length", "file offset", "layer", "state")
 	}
 	first := true
-	err = disk.Extents(func(e vhdx.Extent) error {
-		stored := e.State == vhdx.FullyPresent || e.State == vhdx.PartiallyPresent
+	err = disk.Extents(func(e vdisk.Extent) error {
 		if !asJSON {
 			off := "-"
-			if stored {
+			if e.Stored {
 				off = fmt.Sprintf("%#x", e.FileOffset)
 			}
 			_, err := fmt.Fprintf(stdout, "%-18s %-18s %-18s %-5d %s\n", fmt.Sprintf("%#x", e.Start), fmt.Sprintf("%#x", e.Length), off, e.Layer, e.State)
 			return err
 		}
-		je := jsonExtent{Start: e.Start, Length: e.Length, State: e.State.String(), Layer: e.Layer}
-		if stored {
+		je := jsonExtent{Start: e.Start, Length: e.Length, State: e.State, Layer: e.Layer}
+		if e.Stored {
 			je.FileOffset = &e.FileOffset
 		}
 		b, _ := json.Marshal(je)
@@ -72,5 +72,8 @@ func runMap(stdout io.Writer, asJSON bool, args []string) error {
 	if asJSON {
 		fmt.Fprintln(stdout, "]}")
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("%s: %w", args[0], err)
+	}
+	return nil
 }

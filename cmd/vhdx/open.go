@@ -2,19 +2,41 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
+	"os"
+
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
-// session holds the files a command opened, to close them together.
+// session holds the files a command opened, to close them together, and
+// how the command opens images.
 type session struct {
 	files []*os.File
+	// format forces the format of the image named on the command line
+	// ("" identifies it).
+	format vdisk.Format
+	// snapshot names the internal snapshot to read ("" for the current disk).
+	snapshot string
+}
+
+// flags declares the flags that choose how the image is opened.
+func (s *session) flags(fs *flag.FlagSet) {
+	fs.Func("format", "open FILE as `FORMAT` (vhdx, qcow2 or raw) instead of telling it by its bytes", func(v string) error {
+		switch f := vdisk.Format(strings.ToLower(v)); f {
+		case vdisk.VHDX, vdisk.QCOW2, vdisk.Raw:
+			s.format = f
+			return nil
+		}
+		return fmt.Errorf("unknown format %q (vhdx, qcow2 or raw)", v)
+	})
+	fs.StringVar(&s.snapshot, "snapshot", "", "read the internal snapshot with this `ID or name` (qcow2) instead of the current disk")
 }
 
 func (s *session) close() {
@@ -23,27 +45,34 @@ func (s *session) close() {
 	}
 }
 
-// openFile opens path as a regular file and returns it with its size.
+// openFile opens name for reading (a regular file or a block device, with
+// a shared lock) and returns it with its size.
 func (s *session) openFile(name string) (*os.File, int64, error) {
-	f, err := os.Open(name)
+	f, size, err := openLocked(name, false)
 	if err != nil {
-		return nil, 0, err
-	}
-	st, err := f.Stat()
-	if err == nil && !st.Mode().IsRegular() {
-		err = fmt.Errorf("%s: not a regular file", name)
-	}
-	if err != nil {
-		f.Close()
 		return nil, 0, err
 	}
 	s.files = append(s.files, f)
-	return f, st.Size(), nil
+	return f, size, nil
 }
 
-// openImage opens name as a VHDX image. A file that cannot be read as a
-// VHDX at all yields exit status 2.
-func (s *session) openImage(name string) (*vhdx.Image, error) {
+// openImage opens name as an image of any format. A file that cannot be
+// read as an image at all yields exit status 2.
+func (s *session) openImage(name string) (*vdisk.Image, error) {
+	f, size, err := s.openFile(name)
+	if err != nil {
+		return nil, &exitError{2, err}
+	}
+	img, err := vdisk.Open(f, size, name, vdisk.Options{Format: s.format})
+	if err != nil {
+		return nil, &exitError{2, err}
+	}
+	return img, nil
+}
+
+// openVHDX opens name as a VHDX image (a parent for create, an image for
+// write).
+func (s *session) openVHDX(name string) (*vhdx.Image, error) {
 	f, size, err := s.openFile(name)
 	if err != nil {
 		return nil, &exitError{2, err}
@@ -55,31 +84,39 @@ func (s *session) openImage(name string) (*vhdx.Image, error) {
 	return img, nil
 }
 
-// openDisk opens the virtual disk of img (named name), through its parent
-// chain when it is a differencing disk.
-func (s *session) openDisk(img *vhdx.Image, name string) (*vhdx.Disk, error) {
-	abs, err := filepath.Abs(name)
-	if err != nil {
-		return nil, err
-	}
-	return vhdx.OpenChain(img, abs, s.resolve)
+// openDisk opens the virtual disk of img through the files it refers to.
+func (s *session) openDisk(img *vdisk.Image) (*vdisk.Disk, error) {
+	return img.OpenDisk(s.resolve, s.snapshot)
 }
 
 // openImageDisk opens name and its virtual disk (through its chain).
-func (s *session) openImageDisk(name string) (*vhdx.Image, *vhdx.Disk, error) {
+func (s *session) openImageDisk(name string) (*vdisk.Image, *vdisk.Disk, error) {
 	img, err := s.openImage(name)
 	if err != nil {
 		return nil, nil, err
 	}
-	disk, err := s.openDisk(img, name)
+	disk, err := s.openDisk(img)
 	return img, disk, err
 }
 
-// resolve finds a parent on disk: the locator's relative path from the
-// child's folder, then its absolute path, then a file of the same name in
-// the child's folder.
-func (s *session) resolve(child string, loc *vhdx.ParentLocator) (io.ReaderAt, int64, string, error) {
-	dir := filepath.Dir(child)
+// openVHDXChain opens the virtual disk of the VHDX img, named name, through
+// its parents.
+func (s *session) openVHDXChain(img *vhdx.Image, name string) (*vhdx.Disk, error) {
+	return vhdx.OpenChain(img, name, func(child string, loc *vhdx.ParentLocator) (io.ReaderAt, int64, string, error) {
+		paths := loc.Paths()
+		ref := vdisk.Reference{Role: vdisk.RoleParent, Paths: paths, Format: vdisk.VHDX}
+		if len(paths) > 0 {
+			ref.Name = path.Base(paths[0])
+		}
+		return s.resolve(child, ref)
+	})
+}
+
+// resolve finds a file an image refers to: at each path the image gives
+// (relative ones from the image's folder; a Windows drive letter is
+// dropped), then a file of the same name in the image's folder.
+func (s *session) resolve(from string, ref vdisk.Reference) (io.ReaderAt, int64, string, error) {
+	dir := filepath.Dir(from)
 	var tried []string
 	try := func(p string) (io.ReaderAt, int64, string, bool) {
 		p = filepath.Clean(p)
@@ -96,17 +133,14 @@ func (s *session) resolve(child string, loc *vhdx.ParentLocator) (io.ReaderAt, i
 		return f, size, p, true
 	}
 	var bases []string
-	for _, key := range []string{"relative_path", "absolute_win32_path"} {
-		v, ok := loc.Get(key)
-		if !ok || v == "" {
-			continue
-		}
-		p := strings.ReplaceAll(v, `\`, "/")
+	for _, p := range ref.Paths {
+		p = strings.ReplaceAll(p, `\`, "/")
 		bases = append(bases, path.Base(p))
-		if key == "relative_path" {
-			p = filepath.Join(dir, p)
-		} else if len(p) > 2 && p[1] == ':' {
+		switch {
+		case len(p) > 2 && p[1] == ':':
 			p = p[2:] // a drive letter means nothing here; try the rest as a path
+		case !filepath.IsAbs(p):
+			p = filepath.Join(dir, p)
 		}
 		if r, size, name, ok := try(p); ok {
 			return r, size, name, nil
@@ -118,7 +152,7 @@ func (s *session) resolve(child string, loc *vhdx.ParentLocator) (io.ReaderAt, i
 		}
 	}
 	if len(tried) == 0 {
-		return nil, 0, "", errors.New("the parent locator has no relative_path or absolute_win32_path")
+		return nil, 0, "", errors.New("the image gives no path for it")
 	}
-	return nil, 0, "", fmt.Errorf("no parent file at %s", strings.Join(tried, ", "))
+	return nil, 0, "", fmt.Errorf("no file at %s", strings.Join(tried, ", "))
 }

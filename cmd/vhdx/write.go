@@ -31,16 +31,20 @@ func runWrite(_ io.Writer, args []string) error {
 	}
 	s := &session{}
 	defer s.close()
-	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	f, fileSize, err := openLocked(name, true)
 	if err != nil {
 		return &exitError{2, err}
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
+	if in, ok := stdin.(*os.File); ok {
+		// Reading the image into itself would read what it writes, forever.
+		if st, err := in.Stat(); err == nil {
+			if _, same := sameAsAny(st, []*os.File{f}); same {
+				return &exitError{2, fmt.Errorf("standard input is %s itself; not writing", name)}
+			}
+		}
 	}
-	w, err := vhdx.OpenWriter(f, st.Size())
+	w, err := vhdx.OpenWriter(f, fileSize)
 	if err != nil {
 		return &exitError{2, fmt.Errorf("%s: %w", name, err)}
 	}
@@ -81,7 +85,7 @@ func copyIn(w *vhdx.Writer, s *session, name string, off int64, r io.Reader) err
 	size := int64(img.Metadata.VirtualSize)
 	// current reads the disk as it stands, to complete partial sectors.
 	current := func(p []byte, at int64) error {
-		disk, err := s.openDisk(w.Image(), name)
+		disk, err := s.openVHDXChain(w.Image(), name)
 		if err != nil {
 			return err
 		}

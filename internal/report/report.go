@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
@@ -136,9 +137,9 @@ type Structures struct {
 // Report is the complete description of an image: summary, structures and
 // validation findings.
 type Report struct {
-	Summary    *Summary       `json:"summary"`
-	Structures Structures     `json:"structures"`
-	Findings   []vhdx.Finding `json:"findings"`
+	Summary    *Summary        `json:"summary"`
+	Structures Structures      `json:"structures"`
+	Findings   []vdisk.Finding `json:"findings"`
 }
 
 // StructuresOf collects the structures of img.
@@ -152,39 +153,39 @@ func Build(img *vhdx.Image) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Report{Summary: s, Structures: StructuresOf(img), Findings: img.Check()}, nil
+	return &Report{Summary: s, Structures: StructuresOf(img), Findings: vdisk.FromVHDX(img, "").Check()}, nil
 }
 
 // Findings is a validation result with its tallies.
 type Findings struct {
-	Findings []vhdx.Finding `json:"findings"` // never null in JSON
-	Errors   int            `json:"errors"`
-	Warnings int            `json:"warnings"`
+	Findings []vdisk.Finding `json:"findings"` // never null in JSON
+	Errors   int             `json:"errors"`
+	Warnings int             `json:"warnings"`
 }
 
 // Tally counts the errors and warnings among fs and sorts them worst
 // first, then by file offset (findings without an offset last, each group
 // in the order found).
-func Tally(fs []vhdx.Finding) Findings {
+func Tally(fs []vdisk.Finding) Findings {
 	out := Findings{Findings: slices.Clone(fs)}
 	if out.Findings == nil {
-		out.Findings = []vhdx.Finding{}
+		out.Findings = []vdisk.Finding{}
 	}
-	rank := map[vhdx.Severity]int{vhdx.SeverityError: 0, vhdx.SeverityWarning: 1, vhdx.SeverityInfo: 2}
-	offset := func(f vhdx.Finding) int64 {
+	rank := map[vdisk.Severity]int{vdisk.SeverityError: 0, vdisk.SeverityWarning: 1, vdisk.SeverityInfo: 2}
+	offset := func(f vdisk.Finding) int64 {
 		if f.Offset < 0 {
 			return math.MaxInt64
 		}
 		return f.Offset
 	}
-	slices.SortStableFunc(out.Findings, func(a, b vhdx.Finding) int {
+	slices.SortStableFunc(out.Findings, func(a, b vdisk.Finding) int {
 		return cmp.Or(cmp.Compare(rank[a.Severity], rank[b.Severity]), cmp.Compare(offset(a), offset(b)))
 	})
 	for _, f := range fs {
 		switch f.Severity {
-		case vhdx.SeverityError:
+		case vdisk.SeverityError:
 			out.Errors++
-		case vhdx.SeverityWarning:
+		case vdisk.SeverityWarning:
 			out.Warnings++
 		}
 	}

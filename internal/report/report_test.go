@@ -7,6 +7,7 @@ import (
 
 	"github.com/vhdx-inspector/vhdx-inspector/internal/report"
 	"github.com/vhdx-inspector/vhdx-inspector/internal/vhdxbuild"
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
@@ -21,7 +22,7 @@ func open(t *testing.T, im *vhdxbuild.Image) *vhdx.Image {
 }
 
 func TestTally(t *testing.T) {
-	got := report.Tally([]vhdx.Finding{{Severity: vhdx.SeverityError}, {Severity: vhdx.SeverityWarning}, {Severity: vhdx.SeverityError}, {Severity: vhdx.SeverityInfo}})
+	got := report.Tally([]vdisk.Finding{{Severity: vdisk.SeverityError}, {Severity: vdisk.SeverityWarning}, {Severity: vdisk.SeverityError}, {Severity: vdisk.SeverityInfo}})
 	if got.Errors != 2 || got.Warnings != 1 || len(got.Findings) != 4 {
 		t.Fatalf("Tally = %+v", got)
 	}
@@ -32,12 +33,12 @@ func TestTally(t *testing.T) {
 }
 
 func TestTallySortsBySeverityThenOffset(t *testing.T) {
-	got := report.Tally([]vhdx.Finding{
-		{Code: "a", Severity: vhdx.SeverityInfo, Offset: 5},
-		{Code: "b", Severity: vhdx.SeverityError, Offset: -1},
-		{Code: "c", Severity: vhdx.SeverityWarning, Offset: 9},
-		{Code: "d", Severity: vhdx.SeverityError, Offset: 7},
-		{Code: "e", Severity: vhdx.SeverityInfo, Offset: 1},
+	got := report.Tally([]vdisk.Finding{
+		{Code: "a", Severity: vdisk.SeverityInfo, Offset: 5},
+		{Code: "b", Severity: vdisk.SeverityError, Offset: -1},
+		{Code: "c", Severity: vdisk.SeverityWarning, Offset: 9},
+		{Code: "d", Severity: vdisk.SeverityError, Offset: 7},
+		{Code: "e", Severity: vdisk.SeverityInfo, Offset: 1},
 	}).Findings
 	var order string
 	for _, f := range got {

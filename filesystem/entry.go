@@ -1,0 +1,64 @@
+package filesystem
+
+import "time"
+
+// EntryType is the kind of a directory entry.
+type EntryType string
+
+// Entry types.
+const (
+	TypeFile    EntryType = "file"
+	TypeDir     EntryType = "dir"
+	TypeSymlink EntryType = "symlink"
+	TypeDevice  EntryType = "device"
+	TypeFIFO    EntryType = "fifo"
+	TypeSocket  EntryType = "socket"
+	TypeOther   EntryType = "other"
+)
+
+// Entry describes one directory entry. Times are UTC; a nil time is one the
+// filesystem does not keep.
+type Entry struct {
+	Name string    // the name in its directory
+	Path string    // "/"-separated from the filesystem root, starting with "/"
+	Type EntryType // file, dir, symlink, ...
+	Size int64     // bytes of the file's (main) data
+
+	Modified *time.Time // content last written
+	Accessed *time.Time // last read
+	Changed  *time.Time // metadata last changed (inode or MFT record)
+	Born     *time.Time // created
+
+	// Mode holds Unix permission bits with the file-type bits (st_mode).
+	// FAT and NTFS keep none: there it holds the permissions The Sleuth
+	// Kit derives from their attributes.
+	Mode uint32
+	// Attributes holds FAT and NTFS attribute bits (read-only 0x1, hidden
+	// 0x2, system 0x4, directory 0x10, archive 0x20, ...); 0 elsewhere.
+	Attributes uint32
+	// HasOwner says whether UID and GID are kept.
+	HasOwner bool
+	UID, GID uint32
+
+	// ID identifies the entry's on-disk record: the inode number (ext,
+	// XFS), "record-sequence" of the MFT record (NTFS), or the byte offset
+	// of the directory entry (FAT, exFAT).
+	ID string
+	// Deleted marks an entry that the filesystem no longer uses but still
+	// holds (a FAT directory entry marked free, an NTFS MFT record not in
+	// use, an ext directory entry whose inode was freed).
+	Deleted bool
+	// Streams lists NTFS alternate data streams, opened as "path:name".
+	Streams []Stream
+	// Target is a symbolic link's target.
+	Target string
+}
+
+// Stream is an NTFS alternate data stream.
+type Stream struct {
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+}
+
+// IsDir reports whether e is a directory.
+func (e *Entry) IsDir() bool { return e.Type == TypeDir }

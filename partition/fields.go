@@ -1,0 +1,93 @@
+package partition
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
+)
+
+type fieldList []vdisk.Field
+
+func (l *fieldList) add(structure string, off, n int64, name string, format string, args ...any) {
+	*l = append(*l, vdisk.Field{Offset: off, Length: n, Structure: structure, Name: name, Value: fmt.Sprintf(format, args...)})
+}
+
+// Fields names the bytes of every structure of the table, at disk offsets,
+// sorted by offset: the MBR and its entries, each EBR, both GPT headers
+// and each non-empty GPT entry.
+func (t *Table) Fields() []vdisk.Field {
+	var l fieldList
+	if t.MBR != nil {
+		name := "MBR"
+		if t.Scheme == SchemeGPT {
+			name = "protective MBR"
+		}
+		l.bootRecord(name, t.MBR, true)
+	}
+	for _, e := range t.EBRs {
+		l.bootRecord(fmt.Sprintf("EBR at sector %d", e.Offset/int64(t.SectorSize)), e, false)
+	}
+	if g := t.GPT; g != nil {
+		if g.Primary != nil {
+			l.gptHeader("primary GPT header", g.Primary)
+		}
+		if g.Backup != nil {
+			l.gptHeader("backup GPT header", g.Backup)
+		}
+		for _, e := range g.Entries {
+			s := fmt.Sprintf("GPT entry %d", e.Index+1)
+			l.add(s, e.Offset, 16, "type GUID", "%s (%s)", e.TypeGUID, gptTypeName(e.TypeGUID))
+			l.add(s, e.Offset+16, 16, "unique GUID", "%s", e.UniqueGUID)
+			l.add(s, e.Offset+32, 8, "first LBA", "%d", e.FirstLBA)
+			l.add(s, e.Offset+40, 8, "last LBA", "%d", e.LastLBA)
+			l.add(s, e.Offset+48, 8, "attributes", "0x%016x %s", e.Attributes, strings.Join(gptAttributeNames(e.Attributes), " "))
+			l.add(s, e.Offset+56, 72, "name", "%q", e.Name)
+		}
+	}
+	sort.SliceStable(l, func(i, j int) bool { return l[i].Offset < l[j].Offset })
+	return l
+}
+
+func (l *fieldList) bootRecord(s string, b *BootRecord, mbr bool) {
+	if mbr {
+		l.add(s, b.Offset+mbrDiskSigOffset, 4, "disk signature", "0x%08x", b.DiskSignature)
+	}
+	for i := range b.Entries {
+		e := &b.Entries[i]
+		es := fmt.Sprintf("%s entry %d", s, i+1)
+		l.add(es, e.Offset, 1, "status", "0x%02x (bootable=%t)", e.Status, e.Status == 0x80)
+		l.add(es, e.Offset+1, 3, "first CHS", "%s", chs(e.CHSFirst))
+		l.add(es, e.Offset+4, 1, "type", "0x%02x (%s)", e.Type, mbrTypeName(e.Type))
+		l.add(es, e.Offset+5, 3, "last CHS", "%s", chs(e.CHSLast))
+		l.add(es, e.Offset+8, 4, "first LBA", "%d", e.FirstLBA)
+		l.add(es, e.Offset+12, 4, "sectors", "%d", e.Sectors)
+	}
+	l.add(s, b.Offset+mbrSignatureOff, 2, "signature", "%02x %02x", byte(b.Signature), byte(b.Signature>>8))
+}
+
+// chs decodes a cylinder-head-sector address: head, then sector in the
+// low 6 bits with the cylinder's bits 8-9 above, then the cylinder's low
+// byte.
+func chs(c [3]byte) string {
+	cyl := int(c[2]) | int(c[1]&0xc0)<<2
+	return fmt.Sprintf("C %d H %d S %d (% x)", cyl, c[0], c[1]&0x3f, c[:])
+}
+
+func (l *fieldList) gptHeader(s string, h *GPTHeader) {
+	o := h.Offset
+	l.add(s, o, 8, "signature", "%q", h.Signature)
+	l.add(s, o+8, 4, "revision", "0x%08x", h.Revision)
+	l.add(s, o+12, 4, "header size", "%d", h.HeaderSize)
+	l.add(s, o+16, 4, "header CRC32", "0x%08x (computed 0x%08x)", h.HeaderCRC, h.ComputedHeaderCRC)
+	l.add(s, o+24, 8, "my LBA", "%d", h.MyLBA)
+	l.add(s, o+32, 8, "alternate LBA", "%d", h.AlternateLBA)
+	l.add(s, o+40, 8, "first usable LBA", "%d", h.FirstUsableLBA)
+	l.add(s, o+48, 8, "last usable LBA", "%d", h.LastUsableLBA)
+	l.add(s, o+56, 16, "disk GUID", "%s", h.DiskGUID)
+	l.add(s, o+72, 8, "entries LBA", "%d", h.EntriesLBA)
+	l.add(s, o+80, 4, "entry count", "%d", h.EntryCount)
+	l.add(s, o+84, 4, "entry size", "%d", h.EntrySize)
+	l.add(s, o+88, 4, "entries CRC32", "0x%08x (computed 0x%08x)", h.EntriesCRC, h.ComputedEntriesCRC)
+}
