@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"syscall/js"
@@ -163,8 +164,9 @@ func qcow2Kinds(q *qcow2.Image, total int64) (*clusterRuns, error) {
 }
 
 // otherHistogram answers blockHistogram (byLayer false: clusters by kind,
-// stride len(qcow2.ClusterKinds)) and layerHistogram (stride layers+1) for
-// a non-VHDX image.
+// stride len(qcow2.ClusterKinds)) and layerHistogram (stride layers+2, the
+// last slot, mixed clusters, left empty: a cluster counts towards the
+// layer of its first byte) for a non-VHDX image.
 func (e *engine) otherHistogram(args []js.Value, byLayer bool) (any, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -173,7 +175,7 @@ func (e *engine) otherHistogram(args []js.Value, byLayer bool) (any, error) {
 	if byLayer {
 		var n int
 		runs, n, err = e.layerMap()
-		stride = n + 1
+		stride = n + 2
 	}
 	if err != nil {
 		return nil, err
@@ -183,4 +185,53 @@ func (e *engine) otherHistogram(args []js.Value, byLayer bool) (any, error) {
 		return nil, fmt.Errorf("histogram: %w", err)
 	}
 	return uint32Array(putCounts(runs.histogram(int64(first), int64(count), int64(buckets), stride))), nil
+}
+
+// runsBelow is the span of clusters up to which layerBytes walks the disk
+// at its finest grain; longer spans go by merged extents.
+const runsBelow = 64 << 20
+
+// otherLayerBytes answers layerBytes for a non-VHDX image: the bytes of
+// clusters [args[0], args[0]+args[1]) each layer supplies, then the bytes
+// no layer stores. e.mu is held.
+func (e *engine) otherLayerBytes(args []js.Value) (any, error) {
+	_, n, err := e.layerMap()
+	if err != nil {
+		return nil, err
+	}
+	if len(args) < 2 {
+		return nil, errors.New("layerBytes: expected first, count")
+	}
+	first, count, _, err := rangeArgs([]js.Value{args[0], args[1], js.ValueOf(1)}, uint64(e.maps.layers.total))
+	if err != nil {
+		return nil, fmt.Errorf("layerBytes: %w", err)
+	}
+	start := int64(first) * e.maps.unit
+	end := min(int64(first+count)*e.maps.unit, e.vd.Size())
+	total := make([]int64, n+1)
+	add := func(x vdisk.Extent) error {
+		a, b := max(x.Start, start), min(x.Start+x.Length, end)
+		if a >= b {
+			return nil
+		}
+		if x.State == qcow2.Unallocated.String() {
+			total[n] += b - a
+		} else {
+			total[x.Layer] += b - a
+		}
+		return nil
+	}
+	if end-start <= runsBelow {
+		err = e.vd.Runs(start, end-start, add)
+	} else {
+		err = e.vd.Extents(add)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := js.Global().Get("Float64Array").New(len(total))
+	for i, v := range total {
+		out.SetIndex(i, float64(v))
+	}
+	return out, nil
 }

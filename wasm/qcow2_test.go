@@ -169,9 +169,9 @@ func TestQcow2ChainAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stride := len(res["chain"].([]any)) + 1
+	stride := len(res["chain"].([]any)) + 2
 	layerOf := func(c int) string {
-		for l := 0; l < stride-1; l++ {
+		for l := 0; l < stride-2; l++ {
 			if h.(js.Value).Index(c*stride+l).Int() == 1 {
 				return res["chain"].([]any)[l].(map[string]any)["name"].(string)
 			}

@@ -104,6 +104,7 @@ export class Engine extends EventTarget {
   l2(index, start = 0, count = 0) { return this.json('l2', index, start, count); }
   refcountBlock(index, start = 0, count = 0) { return this.json('refcountBlock', index, start, count); }
   layerHistogram(first, count, buckets) { return this.call('layerHistogram', [first, count, buckets]); }
+  layerBytes(first, count) { return this.call('layerBytes', [first, count]); }
 
   /**
    * Writes the merged virtual disk as a standalone dynamic VHDX into target:
