@@ -205,6 +205,7 @@ export class BlockMap {
   setImage(summary, chain = null, scheme = SCHEMES.vhdx) {
     this.imageGen = (this.imageGen || 0) + 1; // answers for the image before are dropped
     this.scheme = scheme;
+    this.info.textContent = ''; // the block described belonged to the image before
     this.summary = summary;
     this.layers = chain && chain.layers && chain.layers.length > 1 ? chain.layers : null;
     this.layerNote = chain && !this.layers ? chain.note || '' : '';
