@@ -64,6 +64,14 @@ type clusterMaps struct {
 	nLayer int // layers of the chain
 }
 
+const (
+	// maxHistogram bounds the counts one histogram call returns.
+	maxHistogram = 1 << 24
+	// maxClusters bounds the clusters a map covers, so that bucket
+	// arithmetic (cluster × buckets) stays within int64.
+	maxClusters = 1 << 41
+)
+
 // kindSlots is the number of slots of a kind histogram: qcow2.ClusterKinds.
 var kindSlots = len(qcow2.ClusterKinds)
 
@@ -181,8 +189,13 @@ func (e *engine) otherHistogram(args []js.Value, byLayer bool) (any, error) {
 		return nil, err
 	}
 	first, count, buckets, err := rangeArgs(args, uint64(runs.total))
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, fmt.Errorf("histogram: %w", err)
+	case buckets*uint64(stride) > maxHistogram:
+		return nil, fmt.Errorf("histogram: %d buckets of %d counts is more than %d", buckets, stride, maxHistogram)
+	case runs.total > maxClusters:
+		return nil, fmt.Errorf("histogram: %d clusters is more than %d", runs.total, int64(maxClusters))
 	}
 	return uint32Array(putCounts(runs.histogram(int64(first), int64(count), int64(buckets), stride))), nil
 }

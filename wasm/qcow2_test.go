@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/vhdx-inspector/vhdx-inspector/qcow2"
+	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
 // fixture returns the gunzipped testdata/qcow2 file path.
@@ -287,5 +288,36 @@ func TestDamagedQcow2HasFindings(t *testing.T) {
 	chk := call(t, e.check)
 	if chk["errors"].(float64) == 0 {
 		t.Fatalf("no errors for an L1 entry past the end: %v", chk["findings"])
+	}
+}
+
+func TestQcow2ChainExportsVHDX(t *testing.T) {
+	top, mid, base, data := chainFiles(t)
+	e := &engine{}
+	openFilesResult(t, e, false, top, mid, base, data)
+	sink := js.Global().Get("Function").New(`
+		const chunks = [];
+		return { chunks, write(c) { chunks.push(c.slice()); return Promise.resolve(); } };`).Invoke()
+	if _, err := e.exportVHDX([]js.Value{sink}); err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	for i := 0; i < sink.Get("chunks").Length(); i++ {
+		c := sink.Get("chunks").Index(i)
+		b := make([]byte, c.Length())
+		js.CopyBytesToGo(b, c)
+		out = append(out, b...)
+	}
+	img, err := vhdx.Open(bytes.NewReader(out), int64(len(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Disk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, d.Size())
+	if _, err := d.ReadAt(got, 0); err != nil || !bytes.Equal(got, chainDisk) {
+		t.Fatalf("the exported VHDX differs from what qemu-io wrote (%v)", err)
 	}
 }
