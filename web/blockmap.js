@@ -574,7 +574,7 @@ export class BlockMap {
     const inView = this.hist && zoomed && this.hist.length % S === 0 ? sumBuckets(this.hist, S) : null;
     const disk = this.layerTotals;
     const bytes = this.layerBytesTotal; // per layer, then zeros
-    this.legend.append(el('li', { class: 'muted legend-head' }, el('span'), el('span', {}, 'blocks read wholly from'), el('span', { class: 'n' }, zoomed ? 'in view / disk' : 'blocks')));
+    this.legend.append(el('li', { class: 'muted legend-head' }, el('span'), el('span', {}, `${this.scheme.unit}s read wholly from`), el('span', { class: 'n' }, zoomed ? 'in view / disk' : `${this.scheme.unit}s`)));
     for (const s of [...Array(L).keys(), L + 1, L]) {
       const kind = this.slotKind(s);
       const n = disk ? disk[s] : null;
