@@ -94,7 +94,7 @@ func runLs(s *session, stdout io.Writer, o lsOptions, args []string) error {
 	failed := false
 	for _, v := range vols {
 		if !o.json && len(vols) > 1 {
-			fmt.Fprintf(w, "partition %d (%s):\n", v.part, v.typ)
+			fmt.Fprintf(w, "partition %d (%s):\n", v.part, escape(v.typ))
 		}
 		emit := func(e filesystem.Entry) error {
 			if e.Deleted && !o.deleted {
@@ -122,7 +122,7 @@ func runLs(s *session, stdout io.Writer, o lsOptions, args []string) error {
 			err = emit(top)
 		case o.recursive:
 			err = filesystem.Walk(context.Background(), v.fsys, dir, emit, func(p string, err error) error {
-				fmt.Fprintf(os.Stderr, "vhdx ls: %v\n", err)
+				fmt.Fprintf(os.Stderr, "vhdx ls: %s\n", escape(err.Error()))
 				failed = true
 				return nil
 			})
@@ -165,7 +165,7 @@ func lsLine(w io.Writer, e filesystem.Entry) error {
 		b = appendPadded(b, strconv.FormatInt(size, 10), 13)
 		b = append(b, ' ')
 		b = append(b, mtime...)
-		b = appendPadded(b, e.ID, 11)
+		b = appendPadded(b, escape(e.ID), 11)
 		b = append(b, ' ')
 		b = append(b, name...)
 		return append(b, '\n')
@@ -177,9 +177,9 @@ func lsLine(w io.Writer, e filesystem.Entry) error {
 	if e.Deleted {
 		name += " (deleted)"
 	}
-	b := line(make([]byte, 0, 128), e.Size, name)
+	b := line(make([]byte, 0, 128), e.Size, escape(name))
 	for _, st := range e.Streams {
-		b = line(b, st.Size, e.Path+":"+st.Name)
+		b = line(b, st.Size, escape(e.Path)+":"+escape(st.Name))
 	}
 	_, err := w.Write(b)
 	return err
