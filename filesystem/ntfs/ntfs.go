@@ -7,6 +7,7 @@
 package ntfs
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -27,8 +28,10 @@ type FS struct {
 	size int64
 	dirs map[string]uint64 // directory path -> MFT record, resolved so far
 	// orphans maps a directory's record to the records not in use whose
-	// $FILE_NAME names it as parent; built on first use.
+	// $FILE_NAME names it as parent; records holds the base records by
+	// number. Both are built by the MFT scan on first use.
 	orphans map[uint64][]*Record
+	records []*Record
 }
 
 // Open reads the boot sector and the MFT of the NTFS filesystem held in
@@ -38,7 +41,10 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 	ctx, err := filesystem.Guard(library, func() (*parser.NTFSContext, error) {
 		return parser.GetNTFSContext(lr, 0)
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, filesystem.ErrLibraryPanic):
+		return nil, err
+	case err != nil:
 		return nil, &filesystem.FormatError{Structure: "boot sector", Offset: 0, Err: filesystem.ErrCorrupt, Detail: err.Error()}
 	}
 	if rs := ctx.RecordSize; rs != 0 && (rs < 256 || rs > 65536) {
