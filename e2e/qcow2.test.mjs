@@ -166,6 +166,7 @@ for (const { name, skip } of browserList()) {
         await dropFiles(page, file);
         await until(page, (m) => document.querySelector('#chain-problem')?.textContent.includes(m), missing);
         assert.match(await page.$eval('#chain-problem', (e) => e.textContent), new RegExp(`Drop ${missing.replace('.', '\\.')}`));
+        if (missing === 'top.data') assert.match(await page.$eval('#chain-problem', (e) => e.textContent), /the external data file top\.data/);
       }
       await dropFiles(page, base);
       await until(page, () => document.querySelector('#overview-chain')?.dataset.complete === 'true');
@@ -225,6 +226,7 @@ for (const { name, skip } of browserList()) {
       await dropFiles(page, F.raw);
       await opened('disk.img');
       assert.match(await page.$eval('[data-field=format]', (e) => e.textContent), /^raw/);
+      assert.equal(await page.$eval('#overview-blocks tr[data-state=data] td.num', (e) => e.textContent), '4', 'four blocks of 1 MiB');
       await assertDiskBytes(page, RAW.packed, [0, MiB], 'raw');
       await dropFiles(page, F.vhd);
       await until(page, () => !document.getElementById('error-banner').hidden);

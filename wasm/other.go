@@ -34,7 +34,10 @@ type otherResult struct {
 	Chain         []report.Layer `json:"chain"`
 	ChainError    string         `json:"chain_error,omitempty"`
 	MissingParent string         `json:"missing_parent,omitempty"`
-	Others        []string       `json:"others,omitempty"`
+	// MissingRole is what the missing file is to the image: "parent",
+	// "backing file" or "data file".
+	MissingRole vdisk.Role `json:"missing_role,omitempty"`
+	Others      []string   `json:"others,omitempty"`
 	// Snapshot is the internal snapshot whose disk is read, "" for the
 	// current one.
 	Snapshot string `json:"snapshot,omitempty"`
@@ -63,6 +66,10 @@ func (e *engine) openOther(snapshot string) (any, error) {
 	ov, err := report.OverviewOf(top.vimg, e.vd, e.diskErr)
 	res := otherResult{Name: top.name, Format: top.vimg.Format, Overview: ov, Snapshot: snapshot,
 		Chain: ov.Layers, ChainError: ov.ChainError, MissingParent: ov.Missing}
+	var ce *vdisk.ChainError
+	if errors.As(e.diskErr, &ce) && ov.Missing != "" {
+		res.MissingRole = ce.Ref.Role
+	}
 	switch {
 	case top.err != nil:
 		res.Error = top.err.Error()
@@ -82,7 +89,7 @@ func (e *engine) openOther(snapshot string) (any, error) {
 		s.BlockStates = ov.QCOW2.Clusters.Kinds
 	case top.vimg.Format == vdisk.Raw:
 		s.BlockSize = rawBlockSize
-		s.BlockStates = map[string]uint64{qcow2.Normal.String(): uint64(ceilDiv(s.VirtualSize, rawBlockSize))}
+		s.BlockStates = map[string]uint64{"data": uint64(ceilDiv(s.VirtualSize, rawBlockSize))}
 	}
 	if s.BlockSize > 0 {
 		s.PayloadBlocks = ceilDiv(s.VirtualSize, s.BlockSize)

@@ -193,6 +193,9 @@ func TestQcow2ChainOneByOne(t *testing.T) {
 		if !strings.EqualFold(res["missing_parent"].(string), want[i]) {
 			t.Fatalf("step %d: missing = %v, want %s", i, res["missing_parent"], want[i])
 		}
+		if role := map[bool]string{true: "data file", false: "backing file"}[i == 0]; res["missing_role"] != role {
+			t.Fatalf("step %d: missing_role = %v, want %s", i, res["missing_role"], role)
+		}
 		if _, err := e.readDisk([]js.Value{js.ValueOf(0), js.ValueOf(512)}); err == nil {
 			t.Fatalf("step %d: readDisk worked with a missing file", i)
 		}
@@ -256,7 +259,7 @@ func TestQcow2SnapshotAndExport(t *testing.T) {
 func TestRawAndUnknownFiles(t *testing.T) {
 	e := &engine{}
 	res := openFilesResult(t, e, false, namedFile(t, "disk.img", plainDisk))
-	if res["format"] != "raw" || res["summary"].(map[string]any)["virtual_size"].(float64) != 1<<20 {
+	if s := res["summary"].(map[string]any); res["format"] != "raw" || s["virtual_size"].(float64) != 1<<20 || s["block_states"].(map[string]any)["data"].(float64) != 1 {
 		t.Fatalf("raw: %v", res)
 	}
 	if got := readAll(t, e, e.readDisk, 1<<20); !bytes.Equal(got, plainDisk) {

@@ -619,7 +619,7 @@ function showImage(info, gen, t0) {
   fi.append(...[el('span', { class: 'name', title: name }, name),
     el('span', { class: 'muted' }, `${humanSize(top.size)} ${info.format && info.format !== 'vhdx' ? `${info.format} ` : ''}file · ${s.virtual_size ? `${humanSize(s.virtual_size)} ${s.disk_type || ''} disk` : 'no readable metadata'}${info.snapshot ? ` · snapshot ${info.snapshot}` : ''}`),
     chain && chain.complete ? el('a', { class: 'badge chain', id: 'chain-badge', href: '#overview', title: `A differencing chain: ${chain.layers.map((l) => l.name).join(' → ')}` }, `${chain.layers.length} layers`) : null,
-    chain && !chain.complete ? el('a', { class: 'badge bad', id: 'chain-badge', href: '#overview', title: chain.note }, chain.kind === 'missing' ? 'parent missing' : 'chain broken') : null,
+    chain && !chain.complete ? el('a', { class: 'badge bad', id: 'chain-badge', href: '#overview', title: chain.note }, chain.kind === 'missing' ? (isOther() ? 'file missing' : 'parent missing') : 'chain broken') : null,
     info.cached ? el('span', { class: 'badge cached', title: 'Summary read from this browser’s IndexedDB cache' }, 'cached') : null,
     info.error ? el('span', { class: 'badge bad', title: info.error }, 'damaged') : null,
     !info.error && damageOf(info) ? el('a', { class: 'badge bad', id: 'damage-badge', href: '#overview', title: damageOf(info).note }, damageOf(info).text) : null].filter(Boolean));

@@ -59,7 +59,8 @@ function chainCard(ctx) {
     const given = (ctx.files || []).map((f) => f.name);
     c.append(el('div', { class: 'note err chain-problem', id: 'chain-problem', role: 'alert', 'data-kind': 'missing' },
       el('p', { class: 'chain-headline' }, el('strong', {}, `The file ${o.missing} is missing.`)),
-      el('p', {}, `${info.name} reads part of its disk from `, el('code', {}, o.missing), ` (${o.chain_error}).`),
+      el('p', {}, `The disk of ${info.name} reads through ${info.missing_role === 'data file' ? 'the external data file' : 'the backing file'} `,
+        el('code', {}, o.missing), `, which was not given. Meanwhile the overview, the structures, the cluster map by kind, the file bytes and the validation of ${info.name} work; the disk bytes and the exports need it.`),
       el('p', { id: 'chain-instruction' }, el('strong', {}, `Drop ${o.missing} together with ${listNames(given.length ? given : [info.name])}`), ` — or drop ${o.missing} now: it is added to the files given.`),
       el('p', { class: 'toolbar' }, addButton(`Add ${o.missing}…`, ctx.addFiles))));
   } else if (o.chain_error) {
