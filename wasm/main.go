@@ -85,6 +85,7 @@ func main() {
 		}))
 	}
 	js.Global().Set("vhdxEngine", obj)
+	go e.idb() // open the cache now rather than on the first drop
 	if ready := js.Global().Get("vhdxReady"); ready.Type() == js.TypeFunction {
 		ready.Invoke()
 	}
