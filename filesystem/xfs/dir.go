@@ -19,7 +19,7 @@ type Dirent struct {
 
 // dirents calls fn for each entry of directory ino, "." and ".." left out.
 func (fsys *FS) dirents(ino *Inode, fn func(Dirent) error) error {
-	if fileType(ino.Mode) != filesystem.TypeDir {
+	if filesystem.ModeType(uint32(ino.Mode)) != filesystem.TypeDir {
 		return filesystem.ErrNotDir
 	}
 	count := 0
@@ -41,9 +41,9 @@ func (fsys *FS) dirents(ino *Inode, fn func(Dirent) error) error {
 	}
 	db := fsys.sb.DirBlkBytes
 	b := make([]byte, db)
-	for _, e := range f.exts {
-		start := int64(e.StartOff) << fsys.sb.BlockLog
-		end := min(int64(e.StartOff+e.Count)<<fsys.sb.BlockLog, leafOffset, f.size)
+	for _, r := range f.Runs {
+		start := r.FileOffset
+		end := min(r.FileOffset+r.Length, leafOffset, f.FileSize)
 		for off := start - start%db; off < end; off += db {
 			if off < start {
 				continue
