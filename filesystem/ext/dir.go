@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/inodetree"
 )
 
 // Dirent is an ext directory entry (ext4_dir_entry_2).
@@ -28,16 +29,7 @@ func (fsys *FS) dirents(ino *Inode, fn func(d Dirent) error) error {
 	if err != nil {
 		return err
 	}
-	count := 0
-	emit := func(d Dirent) error {
-		if d.Name == "." || d.Name == ".." {
-			return nil
-		}
-		if count++; count > filesystem.MaxDirEntries {
-			return &filesystem.FormatError{Structure: "directory", Offset: ino.Offset, Err: filesystem.ErrWorkLimit, Detail: "too many entries"}
-		}
-		return fn(d)
-	}
+	emit := inodetree.Names(ino.Offset, func(d Dirent) string { return d.Name }, fn)
 	if f.Inline != nil {
 		// Inline directory: the parent's inode number, then entries in the
 		// rest of i_block and in the system.data attribute.

@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/inodetree"
 )
 
 // leafOffset is where a directory's leaf and free-index blocks start in
@@ -22,16 +23,7 @@ func (fsys *FS) dirents(ino *Inode, fn func(Dirent) error) error {
 	if filesystem.ModeType(uint32(ino.Mode)) != filesystem.TypeDir {
 		return filesystem.ErrNotDir
 	}
-	count := 0
-	emit := func(d Dirent) error {
-		if d.Name == "." || d.Name == ".." {
-			return nil
-		}
-		if count++; count > filesystem.MaxDirEntries {
-			return &filesystem.FormatError{Structure: "directory", Offset: ino.Offset, Err: filesystem.ErrWorkLimit, Detail: "too many entries"}
-		}
-		return fn(d)
-	}
+	emit := inodetree.Names(ino.Offset, func(d Dirent) string { return d.Name }, fn)
 	if ino.Format == formatLocal {
 		return fsys.shortForm(ino, emit)
 	}
