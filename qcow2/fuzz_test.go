@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vhdx-inspector/vhdx-inspector/internal/hostile"
 )
 
 // Invariants every fuzz target checks: nothing panics or hangs, every
@@ -38,7 +40,7 @@ func addSeeds(f *testing.F, name string) {
 	for _, b := range fixtures(f) {
 		f.Add(b)
 	}
-	for _, b := range hostileImages(f) {
+	for _, b := range hostile.QCOW2Images() {
 		f.Add(b)
 	}
 	paths, _ := filepath.Glob(filepath.Join("../testdata/fuzz", name, "*"))

@@ -1,0 +1,56 @@
+package hostile
+
+import "encoding/binary"
+
+// qcow2Header returns a 64 KiB qcow2 version 3 file with a 104-byte header
+// of clusterBits-bit clusters and a 1 TiB disk, every table at offset 0
+// and empty: the base the crafted cases edit.
+func qcow2Header(clusterBits uint32) []byte {
+	b := make([]byte, 1<<16)
+	be := binary.BigEndian
+	be.PutUint32(b[0:], 0x514649fb) // "QFI\xfb"
+	be.PutUint32(b[4:], 3)
+	be.PutUint32(b[20:], clusterBits)
+	be.PutUint64(b[24:], 1<<40)
+	be.PutUint32(b[96:], 4) // refcount order: 16-bit refcounts
+	be.PutUint32(b[100:], 104)
+	return b
+}
+
+// QCOW2Images returns crafted qcow2 worst cases by name: headers claiming
+// huge tables, each of which must open, check and read within a bounded
+// time and memory, or be refused with a named error.
+func QCOW2Images() map[string][]byte {
+	be := binary.BigEndian
+	out := map[string][]byte{}
+	// An L1 table of 2^32-1 entries at offset 0.
+	b := qcow2Header(16)
+	be.PutUint32(b[36:], 0xffffffff)
+	out["huge_l1"] = b
+	// An L1 the file can hold, every entry pointing at one 2 MiB "L2
+	// table" (the header cluster) full of references.
+	b = qcow2Header(21)
+	be.PutUint32(b[36:], 4096)
+	be.PutUint64(b[40:], 0)
+	for i := 1024; i+8 <= len(b); i += 8 {
+		be.PutUint64(b[i:], 1<<63)
+	}
+	out["shared_l2"] = b
+	// 65536 snapshots claimed.
+	b = qcow2Header(16)
+	be.PutUint32(b[60:], 65536)
+	out["many_snapshots"] = b
+	// A refcount table of 2^32-1 clusters.
+	b = qcow2Header(9)
+	be.PutUint32(b[56:], 0xffffffff)
+	out["huge_refcount_table"] = b
+	// A snapshot whose ID and name claim 64 KiB each.
+	b = qcow2Header(16)
+	be.PutUint32(b[60:], 1)
+	be.PutUint64(b[64:], 0)
+	be.PutUint32(b[36:], 0)
+	be.PutUint16(b[12:], 0xffff)
+	be.PutUint16(b[14:], 0xffff)
+	out["long_snapshot_names"] = b
+	return out
+}
