@@ -52,5 +52,31 @@ func QCOW2Images() map[string][]byte {
 	be.PutUint16(b[12:], 0xffff)
 	be.PutUint16(b[14:], 0xffff)
 	out["long_snapshot_names"] = b
+	out["compressed_past_end"] = compressedPastEnd()
 	return out
+}
+
+// compressedPastEnd returns a consistent 1 MiB qcow2 image of 64 KiB
+// clusters (header, refcount table, refcount block, L1, L2) whose first
+// guest cluster is compressed, its descriptor pointing 1 GiB past the
+// file's end.
+func compressedPastEnd() []byte {
+	const cluster = 1 << 16
+	be := binary.BigEndian
+	b := qcow2Header(16)
+	b = append(b, make([]byte, 4*cluster)...)
+	be.PutUint64(b[24:], 1<<20)
+	be.PutUint32(b[36:], 1)         // L1 entries
+	be.PutUint64(b[40:], 3*cluster) // L1 table
+	be.PutUint64(b[48:], cluster)   // refcount table
+	be.PutUint32(b[56:], 1)
+	be.PutUint64(b[cluster:], 2*cluster) // its one refcount block
+	for i := range 5 {
+		be.PutUint16(b[2*cluster+2*i:], 1)
+	}
+	be.PutUint64(b[3*cluster:], 1<<63|4*cluster) // L1[0]: the L2 table, copied
+	// L2[0]: compressed (bit 62), two 512-byte sectors (one more than the
+	// first, from bit 62 - (cluster_bits - 8) = 54), at 1 GiB.
+	be.PutUint64(b[4*cluster:], 1<<62|1<<54|1<<30)
+	return b
 }
