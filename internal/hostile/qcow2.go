@@ -53,30 +53,67 @@ func QCOW2Images() map[string][]byte {
 	be.PutUint16(b[14:], 0xffff)
 	out["long_snapshot_names"] = b
 	out["compressed_past_end"] = compressedPastEnd()
+	out["control_chars"] = controlChars()
 	return out
 }
 
-// compressedPastEnd returns a consistent 1 MiB qcow2 image of 64 KiB
-// clusters (header, refcount table, refcount block, L1, L2) whose first
-// guest cluster is compressed, its descriptor pointing 1 GiB past the
-// file's end.
-func compressedPastEnd() []byte {
-	const cluster = 1 << 16
+// qcow2Cluster is the cluster size of the consistent crafted images.
+const qcow2Cluster = 1 << 16
+
+// smallQCOW2 returns a consistent 1 MiB qcow2 image of n 64 KiB clusters
+// (n >= 4): the header, the refcount table, its one refcount block (every
+// cluster used once) and a one-entry L1 table, empty; the caller fills
+// clusters 4 and on.
+func smallQCOW2(n int) []byte {
 	be := binary.BigEndian
 	b := qcow2Header(16)
-	b = append(b, make([]byte, 4*cluster)...)
+	b = append(b, make([]byte, (n-1)*qcow2Cluster)...)
 	be.PutUint64(b[24:], 1<<20)
-	be.PutUint32(b[36:], 1)         // L1 entries
-	be.PutUint64(b[40:], 3*cluster) // L1 table
-	be.PutUint64(b[48:], cluster)   // refcount table
+	be.PutUint32(b[36:], 1)              // L1 entries
+	be.PutUint64(b[40:], 3*qcow2Cluster) // L1 table
+	be.PutUint64(b[48:], qcow2Cluster)   // refcount table
 	be.PutUint32(b[56:], 1)
-	be.PutUint64(b[cluster:], 2*cluster) // its one refcount block
-	for i := range 5 {
-		be.PutUint16(b[2*cluster+2*i:], 1)
+	be.PutUint64(b[qcow2Cluster:], 2*qcow2Cluster) // its one refcount block
+	for i := range n {
+		be.PutUint16(b[2*qcow2Cluster+2*i:], 1)
 	}
-	be.PutUint64(b[3*cluster:], 1<<63|4*cluster) // L1[0]: the L2 table, copied
+	return b
+}
+
+// compressedPastEnd returns a consistent image whose first guest cluster
+// is compressed, its descriptor pointing 1 GiB past the file's end.
+func compressedPastEnd() []byte {
+	be := binary.BigEndian
+	b := smallQCOW2(5)
+	be.PutUint64(b[3*qcow2Cluster:], 1<<63|4*qcow2Cluster) // L1[0]: the L2 table, copied
 	// L2[0]: compressed (bit 62), two 512-byte sectors (one more than the
 	// first, from bit 62 - (cluster_bits - 8) = 54), at 1 GiB.
-	be.PutUint64(b[4*cluster:], 1<<62|1<<54|1<<30)
+	be.PutUint64(b[4*qcow2Cluster:], 1<<62|1<<54|1<<30)
+	return b
+}
+
+// controlChars returns a consistent image whose backing file name and
+// whose one snapshot's ID and name hold ControlText.
+func controlChars() []byte {
+	be := binary.BigEndian
+	b := smallQCOW2(6)
+	backing := "base" + ControlText + ".qcow2"
+	be.PutUint64(b[8:], 1024)
+	be.PutUint32(b[16:], uint32(len(backing)))
+	copy(b[1024:], backing)
+	// The snapshot table (cluster 4): one entry, 16 bytes of extra data
+	// (VM state size, disk size), then the ID and the name.
+	id, name := "1"+ControlText, "snap"+ControlText
+	be.PutUint32(b[60:], 1)
+	be.PutUint64(b[64:], 4*qcow2Cluster)
+	e := b[4*qcow2Cluster:]
+	be.PutUint64(e[0:], 5*qcow2Cluster) // its L1 table (cluster 5), empty
+	be.PutUint32(e[8:], 1)
+	be.PutUint16(e[12:], uint16(len(id)))
+	be.PutUint16(e[14:], uint16(len(name)))
+	be.PutUint32(e[36:], 16)
+	be.PutUint64(e[48:], 1<<20) // disk size
+	copy(e[56:], id)
+	copy(e[56+len(id):], name)
 	return b
 }
