@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/vhdx-inspector/vhdx-inspector/internal/hostile"
 )
 
 // Invariants every fuzz target checks: nothing panics or hangs, every
@@ -36,7 +38,7 @@ func addSeeds(f *testing.F, name string) {
 	for _, b := range fixtures(f) {
 		f.Add(b)
 	}
-	for _, b := range hostileImages(f) {
+	for _, b := range hostile.QCOW2Images() {
 		f.Add(b)
 	}
 	disktest.AddFuzzCorpus(f, "..", name)
