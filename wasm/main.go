@@ -63,6 +63,7 @@ func main() {
 		"readFile":       e.readFile,
 		"readDisk":       e.readDisk,
 		"sectorOwner":    e.sectorOwner,
+		"partitions":     e.partitions,
 		"report":         e.report,
 		"cacheClear":     e.cacheClear,
 	}
