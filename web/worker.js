@@ -15,7 +15,7 @@ importScripts('./wasm_exec.js', './portwriter.js');
 
 const METHODS = new Set([
   'open', 'openFiles', 'scan', 'check', 'fields', 'blockHistogram', 'layerHistogram', 'block',
-  'readFile', 'readDisk', 'sectorOwner', 'report', 'cacheClear',
+  'readFile', 'readDisk', 'sectorOwner', 'report', 'cacheClear', 'partitions',
 ]);
 // Methods whose only argument is {signal, onProgress}.
 const TASKS = new Set(['scan', 'check']);
@@ -135,10 +135,32 @@ function cancel(id) {
   running.get(id)?.cancel();
 }
 
+/**
+ * Serves the virtual disk's bytes on port to the filesystem module's
+ * worker (fsworker.js): {id, offset, length} → {id, bytes} (transferred)
+ * or {id, error}.
+ */
+function serveDisk(port) {
+  port.onmessage = async (ev) => {
+    const { id, offset, length } = ev.data || {};
+    try {
+      await booted;
+      const bytes = ownBuffer(await self.vhdxEngine.readDisk(offset, length));
+      port.postMessage({ id, bytes }, [bytes.buffer]);
+    } catch (err) {
+      port.postMessage({ id, error: String(err && err.message !== undefined ? err.message : err) });
+    }
+  };
+}
+
 self.onmessage = async (ev) => {
   const { id, method, args } = ev.data || {};
   if (ev.data && typeof ev.data.cancel === 'number') {
     cancel(ev.data.cancel);
+    return;
+  }
+  if (ev.data && ev.data.diskPort) {
+    serveDisk(ev.data.diskPort);
     return;
   }
   if (typeof id !== 'number') return;
