@@ -7,15 +7,17 @@ import { BlockMap, hasData, layerVar, layerSwatch } from './blockmap.js';
 import { chainModel, joinsChain, listNames } from './chain.js';
 import { StructuresView } from './structures.js';
 import { ExportView } from './export.js';
+import { FilesView } from './files.js';
+import { partitionsCard, fieldIndex, partitionBands } from './partitions.js';
 import { renderOverview, renderValidation, countSeverities } from './views.js';
 import { el, hex, humanSize, bothSizes, duration, parseLocation, parseNumber, grouped, stateLabel } from './format.js';
 
 const $ = (id) => document.getElementById(id);
 const body = document.body;
 
-const VIEWS = ['overview', 'structures', 'blocks', 'hex-file', 'disk', 'validation', 'export'];
+const VIEWS = ['overview', 'structures', 'blocks', 'hex-file', 'disk', 'validation', 'export', 'files'];
 const ALIASES = { hex: 'hex-file', file: 'hex-file', 'file-hex': 'hex-file', 'disk-hex': 'disk', 'hex-disk': 'disk', map: 'blocks', 'block-map': 'blocks', findings: 'validation', check: 'validation' };
-const VIEW_KEYS = { o: 'overview', s: 'structures', b: 'blocks', f: 'hex-file', d: 'disk', v: 'validation', e: 'export' };
+const VIEW_KEYS = { o: 'overview', s: 'structures', b: 'blocks', f: 'hex-file', d: 'disk', v: 'validation', e: 'export', i: 'files' };
 VIEWS.forEach((v, i) => { VIEW_KEYS[String(i + 1)] = v; });
 
 const EMPTY_TITLE = 'Drop a .vhdx file anywhere on this page';
@@ -33,6 +35,7 @@ const state = {
   counting: null, // {done, total} while the BAT is read for the block counts
   fields: null,
   fieldsEnd: null,
+  parts: null, // engine.partitions() of the disk shown, with .index (fieldIndex)
   view: 'overview',
   filters: new Set(['error', 'warning', 'info']),
   blockInfo: new Map(),
@@ -136,6 +139,18 @@ Object.assign(inspector, { fileHex, diskHex, blockMap, structures });
 
 const exporter = new ExportView($('view-export'), { engine, onMessage: (t) => status(t) });
 
+const filesView = new FilesView($('view-files'), {
+  engine,
+  // The blocks holding the selected file, outlined over the partition bands.
+  setMarks: (marks, label) => {
+    const s = state.info && state.info.summary;
+    if (s && s.block_size && blockMap.total) blockMap.setBands(partitionBands(state.parts, s.block_size), marks, label);
+  },
+  onMessage: (t) => status(t),
+  sectorOwner: (off) => engine.sectorOwner(off),
+});
+inspector.filesView = filesView;
+
 function link(hash, text) {
   return el('a', { href: hash }, text);
 }
@@ -155,6 +170,27 @@ function renderOverviewView() {
     link,
     addFiles: (files) => openFiles(files, true),
   });
+  if (state.parts) {
+    const s = state.info.summary || {};
+    $('view-overview').append(partitionsCard(state.parts, { blockSize: s.block_size || 0, link }));
+  }
+}
+
+/** Reads the partition table: the overview card, disk hex annotations, block map bands. */
+async function readPartitions(gen) {
+  if (!engine.has('partitions')) return;
+  try {
+    const parts = await engine.json('partitions');
+    if (gen !== state.gen) return;
+    parts.index = fieldIndex(parts.fields || []);
+    state.parts = parts;
+    body.dataset.parts = String(parts.partitions.length);
+    renderOverviewView();
+    const s = state.info.summary || {};
+    if (s.block_size && blockMap.total) blockMap.setBands(partitionBands(parts, s.block_size), null);
+  } catch (err) {
+    if (gen === state.gen) status(`Partitions: ${err.message}`);
+  }
 }
 
 function renderValidationView() {
@@ -297,6 +333,8 @@ function diskRowMark(rowOff) {
 }
 
 function describeDiskOffset(off) {
+  const f = state.parts && state.parts.index.at(off);
+  if (f) return { text: `${f.structure} · ${f.field} = ${f.value}`, start: f.offset, end: f.offset + f.length };
   const s = state.info && state.info.summary;
   if (!s || !s.block_size) return null;
   const n = Math.floor(off / s.block_size);
@@ -440,11 +478,13 @@ function showView(view, focus = true) {
   if (view === 'hex-file') fileHex.show(); else fileHex.hide();
   if (view === 'disk') diskHex.show(); else diskHex.hide();
   if (view === 'blocks') blockMap.show(); else blockMap.hide();
+  if (view === 'files') filesView.show(); else filesView.hide();
   body.dataset.view = view;
   if (!focus || !state.info || !changed) return;
   if (view === 'hex-file') fileHex.focus();
   else if (view === 'disk') diskHex.focus();
   else if (view === 'blocks') blockMap.focus();
+  else if (view === 'files') filesView.focus();
   else $(`view-${view}`).focus({ preventScroll: true });
 }
 
@@ -493,6 +533,9 @@ function resetImage() {
   delete body.dataset.counted;
   delete body.dataset.checked;
   state.fields = null;
+  state.parts = null;
+  delete body.dataset.parts;
+  filesView.clear();
   state.blockInfo.clear();
   owners.clear();
   body.dataset.state = 'empty';
@@ -501,6 +544,7 @@ function resetImage() {
   $('file-info').textContent = '';
   $('validation-count').textContent = '';
   markTab('disk', '');
+  markTab('files', '');
   structures.clear();
   blockMap.clear();
   exporter.clear();
@@ -628,6 +672,17 @@ function showImage(info, gen, t0) {
     blockMap.clear();
   }
   exporter.setImage(info, top, chain);
+  if (!diskError) {
+    filesView.setImage({
+      size: s.virtual_size,
+      sectorSize: s.logical_sector_size || 512,
+      blockSize: s.payload_blocks && info.structures && info.structures.bat ? s.block_size : 0,
+      chain: !!(chain && chain.complete),
+    });
+    readPartitions(gen);
+  } else {
+    markTab('files', 'the virtual disk cannot be read');
+  }
 
   applyRoute(parseRoute(location.hash));
   requestAnimationFrame(() => {
