@@ -177,8 +177,11 @@ for (const { name, skip } of browserList()) {
       await listed(page, '/many');
       const drawn = await page.$$eval('#files-list .files-row', (r) => r.length);
       assert.ok(drawn < 100, `${drawn} rows drawn for 2000 entries`);
+      await clickNow(page, '.files-head [data-key=name]');
+      await page.focus('#files-list');
       await page.keyboard.press('End');
       await until(page, () => document.querySelector('#files-detail h2')?.textContent === 'file-001999.dat');
+      assert.ok(await page.$('#files-row-1999[aria-selected=true]'), 'the last row is drawn and selected');
     });
 
     test('search by glob over the filesystem', async () => {

@@ -334,7 +334,7 @@ export class FilesView {
       },
       el('span', { class: 'files-col col-name', role: 'gridcell' }, el('span', { 'aria-hidden': 'true', class: `icon icon-${e.type}` }), this.searchMode ? e.path : e.name, e.deleted ? el('span', { class: 'tag' }, 'deleted') : null),
       el('span', { class: 'files-col col-size', role: 'gridcell' }, e.type === 'dir' ? '' : grouped(e.size)),
-      el('span', { class: 'files-col col-mtime', role: 'gridcell' }, shortTime(e.mtime)),
+      el('span', { class: 'files-col col-mtime', role: 'gridcell', title: e.mtime ? `${shortTime(e.mtime)} UTC` : undefined }, shortTime(e.mtime)),
       el('span', { class: 'files-col col-type', role: 'gridcell' }, e.type),
       el('span', { class: 'files-col col-id', role: 'gridcell' }, e.id));
       frag.append(row);

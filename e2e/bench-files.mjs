@@ -1,0 +1,73 @@
+// Times the Files view (make bench-browser): the first listing after the
+// click (the filesystem module fetched, then from the service worker's
+// cache) and the SHA-256 of a 1 GiB file inside the disk, in MB/s and
+// against sha256sum of the same bytes, in each browser of e2e/browsers.mjs.
+//
+//   node e2e/bench-files.mjs   (BENCH_FILE_MIB=1024 sets the file's size)
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DIST } from './helpers.mjs';
+import { browserList, launchBrowser, openPage, dropFiles, until, goView } from './browsers.mjs';
+import { startServer } from '../build/serve.mjs';
+
+const MIB = Number(process.env.BENCH_FILE_MIB || 1024);
+const TMP = mkdtempSync(join(tmpdir(), 'vhdx-bench-files-'));
+const run = (cmd, args) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+
+try {
+  const tree = join(TMP, 'tree');
+  mkdirSync(tree);
+  const big = join(tree, 'big.bin');
+  run('sh', ['-c', `head -c ${MIB}M /dev/urandom > ${big}`]);
+  const fsImg = join(TMP, 'fs.img');
+  run('truncate', ['-s', `${MIB + 64}M`, fsImg]);
+  run('mkfs.ext4', ['-q', '-F', '-d', tree, fsImg]);
+  const vhdx = join(TMP, 'fs.vhdx');
+  run('qemu-img', ['convert', '-O', 'vhdx', '-o', 'subformat=dynamic', fsImg, vhdx]);
+  rmSync(fsImg);
+
+  let t0 = process.hrtime.bigint();
+  const want = execFileSync('sha256sum', [big]).toString().split(' ')[0];
+  const cliMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const cliMBs = (MIB * 2 ** 20) / 1e6 / (cliMs / 1000);
+  console.log(`sha256sum of the ${MIB} MiB file: ${cliMs.toFixed(0)} ms, ${cliMBs.toFixed(0)} MB/s`);
+
+  const server = await startServer({ root: DIST, port: 0 });
+  for (const { name, skip } of browserList()) {
+    if (skip) { console.log(`${name}: skipped: ${skip}`); continue; }
+    const browser = await launchBrowser(name, {});
+    try {
+      const times = [];
+      let page;
+      for (let i = 0; i < 2; i++) {
+        const p = await openPage(browser, server.url, { width: 1280, height: 800 });
+        await until(p.page, () => !!navigator.serviceWorker.controller);
+        await dropFiles(p.page, vhdx);
+        await until(p.page, () => document.body.dataset.parts);
+        t0 = process.hrtime.bigint();
+        await p.page.click('#tab-files');
+        await until(p.page, () => document.getElementById('view-files').dataset.firstListMs);
+        times.push(await p.page.$eval('#view-files', (e) => Number(e.dataset.firstListMs)));
+        page = p.page;
+      }
+      console.log(`${name}: Files view first listing after the click: ${times[0].toFixed(0)} ms (module fetched), ${times[1].toFixed(0)} ms (from cache); target < 500 ms`);
+      await page.evaluate(() => {
+        const fv = window.vhdxInspector.filesView;
+        fv.select(fv.entries.findIndex((e) => e.name === 'big.bin'));
+      });
+      await until(page, () => document.getElementById('files-hash'));
+      await page.$eval('#files-hash', (e) => e.click());
+      await until(page, () => document.querySelector('#files-hash-out [data-field=sha256], #files-hash-out .error-text'), undefined, 600000);
+      const got = await page.$eval('#files-hash-out', (e) => ({ sha: e.querySelector('[data-field=sha256]')?.textContent, mbs: Number(e.querySelector('[data-field=hash-speed]')?.dataset.mbs), text: e.textContent }));
+      if (got.sha !== want) throw new Error(`${name}: SHA-256 ${got.sha || got.text} differs from sha256sum's ${want}`);
+      console.log(`${name}: SHA-256 of the ${MIB} MiB file in the page: ${got.mbs.toFixed(0)} MB/s, ${(got.mbs / cliMBs).toFixed(2)} × sha256sum (target >= 0.25)`);
+    } finally {
+      await browser.close();
+    }
+  }
+  await server.close();
+} finally {
+  rmSync(TMP, { recursive: true, force: true });
+}
