@@ -34,7 +34,7 @@ test-wasm:
 
 # The browser suite: e2e/browsers.test.mjs runs in Chromium and Firefox ESR
 # (E2E_BROWSERS=chromium or firefox picks one), the other files in Chromium.
-test-e2e: dist
+test-e2e: dist build
 	node --test --test-concurrency=1 e2e/
 
 # Times the viewer on a 64 TiB image in Chromium and Firefox against the CLI,

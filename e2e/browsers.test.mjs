@@ -161,7 +161,7 @@ for (const { name, skip } of browserList()) {
       }
       assert.deepEqual(t.errors, []);
       const info = JSON.parse(execFileSync(join(DIST, '..', 'bin', 'vhdx'), ['info', '--json', huge], { maxBuffer: 1 << 26 }).toString());
-      assert.deepEqual(t.summary.block_states, info.block_states);
+      assert.deepEqual(t.summary.block_states, info.vhdx.block_states);
       assert.equal(t.summary.allocated_size, info.allocated_size);
     });
 

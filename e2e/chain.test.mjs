@@ -165,7 +165,7 @@ test('a chain dropped in one go: overview, layer block map, layer of each sector
   assert.deepEqual(rows.map((r) => r.cells[6]), ['✓ matches', '✓ matches', '—']);
   // DataWriteGuid and parent_linkage as the CLI reads them.
   const info = JSON.parse(cli('info', '--json', P.top).toString());
-  info.chain.forEach((l, i) => {
+  info.vhdx.chain.forEach((l, i) => {
     assert.equal(rows[i].cells[4], l.data_write_guid.toLowerCase(), `DataWriteGuid of layer ${i}`);
     assert.equal(rows[i].cells[5], l.parent_linkage ? l.parent_linkage.replace(/[{}]/g, '').toLowerCase() : '—', `parent_linkage of layer ${i}`);
   });
@@ -345,7 +345,7 @@ test('merged VHDX download reads back as the chain', { skip: SKIP || false }, as
   }
   writeFileSync(out, Buffer.concat(parts));
   const standalone = JSON.parse(cli('info', '--json', out).toString());
-  assert.equal(standalone.has_parent, false, 'the merged VHDX has no parent');
+  assert.equal(standalone.vhdx.has_parent, false, 'the merged VHDX has no parent');
   assert.equal(createHash('sha256').update(cli('cat', out)).digest('hex'), mergedSha, 'vhdx cat of the merged VHDX equals the chain');
   await closePage(p);
 });

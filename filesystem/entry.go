@@ -41,8 +41,10 @@ type Entry struct {
 	UID, GID uint32
 
 	// ID identifies the entry's on-disk record: the inode number (ext,
-	// XFS), "record-sequence" of the MFT record (NTFS), or the byte offset
-	// of the directory entry (FAT, exFAT).
+	// XFS), "record-sequence" of the MFT record (NTFS), or for FAT and
+	// exFAT the number The Sleuth Kit gives the directory entry (its
+	// 32-byte slot counted from the end of the FATs, or from exFAT's
+	// cluster heap, plus 3; the root is 2).
 	ID string
 	// Deleted marks an entry that the filesystem no longer uses but still
 	// holds (a FAT directory entry marked free, an NTFS MFT record not in

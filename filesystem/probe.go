@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"strings"
 	"unicode/utf16"
 
@@ -43,9 +44,9 @@ type Info struct {
 	// BlockSize is the block or cluster size in bytes (the page size for
 	// swap, the logical block size for ISO 9660), 0 if it has none.
 	BlockSize int64 `json:"block_size"`
-	// Used is the number of bytes in use as the filesystem counts them,
-	// -1 when it is not known without walking the filesystem (NTFS, LVM2,
-	// LUKS, swap).
+	// Used is the number of bytes in use as the filesystem counts them
+	// (for FAT, exFAT and NTFS: Size less the free clusters), -1 when it is
+	// not known (LVM2, LUKS, swap, or a structure that cannot be read).
 	Used int64 `json:"used"`
 	// Version is the on-disk format version, e.g. "5" for XFS v5, "3.1"
 	// for NTFS, "1" for swap.
@@ -206,4 +207,13 @@ func flagNames(v uint64, names map[uint64]string) []string {
 // isPow2 reports whether v is a power of two within [lo, hi].
 func isPow2(v, lo, hi int64) bool {
 	return v >= lo && v <= hi && v&(v-1) == 0
+}
+
+// popcount counts the set bits of b.
+func popcount(b []byte) int64 {
+	var n int
+	for _, x := range b {
+		n += bits.OnesCount8(x)
+	}
+	return int64(n)
 }

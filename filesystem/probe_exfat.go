@@ -89,7 +89,7 @@ func probeExFAT(p *prober) (*Info, error) {
 func exfatUsed(p *prober, at func(uint32) int64, e []byte, count uint32, fatOff, cluster int64) (int64, error) {
 	first, length := le32(e, 20), le64(e, 24)
 	need := (uint64(count) + 7) / 8
-	if length < need {
+	if length < need || need > uint64(p.size) {
 		return -1, nil
 	}
 	var used int64

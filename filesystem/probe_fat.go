@@ -2,7 +2,6 @@ package filesystem
 
 import (
 	"fmt"
-	"math/bits"
 	"strings"
 )
 
@@ -162,11 +161,12 @@ func fatRootDir(p *prober, v fatVolume) ([]byte, error) {
 }
 
 // chain reads the clusters of a chain from its first cluster, following
-// 32-bit FAT entries (masked) at fatOffset, up to fatMaxRootDir bytes. A
-// chain that leaves the range or ends early is returned as far as read.
+// 32-bit FAT entries (masked) at fatOffset: the first cluster, then more
+// up to fatMaxRootDir bytes. A chain that leaves the range or ends early
+// is returned as far as read.
 func (p *prober) chain(structure string, first, clusters uint32, fatOffset int64, mask uint32, at func(uint32) int64, cluster int64) ([]byte, error) {
 	var out []byte
-	for c := first; c >= 2 && c-2 < clusters && int64(len(out))+cluster <= fatMaxRootDir; {
+	for c := first; c >= 2 && c-2 < clusters && (out == nil || int64(len(out))+cluster <= fatMaxRootDir); {
 		b, err := p.read(structure, at(c), int(cluster))
 		if err != nil {
 			return out, ignoreOutside(err)
@@ -257,13 +257,4 @@ func fatCountFree(b []byte, first, entries int64, width int) int64 {
 		}
 	}
 	return free
-}
-
-// popcount counts the set bits of b.
-func popcount(b []byte) int64 {
-	var n int
-	for _, x := range b {
-		n += bits.OnesCount8(x)
-	}
-	return int64(n)
 }

@@ -2,7 +2,6 @@ package filesystem
 
 import (
 	"bytes"
-	"os"
 	"testing"
 
 	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
@@ -17,13 +16,8 @@ const fuzzSeedBytes = 72 << 10
 // and what it reports must lie within the range.
 func FuzzProbe(f *testing.F) {
 	for _, c := range fsCases {
-		path := disktest.Sparse(f, c.name+".img", max(c.size, 1))
-		c.make(f, path)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b[:min(len(b), fuzzSeedBytes)])
+		r, _ := disktest.Open(f, c.image(f))
+		f.Add(disktest.Head(f, r, 0, fuzzSeedBytes))
 	}
 	// The start of the real images' filesystems: swap at offset 0, Btrfs
 	// in partition 1 (at 1 MiB). (The larger XFS image would slow the

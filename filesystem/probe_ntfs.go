@@ -3,9 +3,12 @@ package filesystem
 import "fmt"
 
 // NTFS: the boot sector, then MFT record 3 ($Volume) for the label and
-// version.
+// version, and record 6 ($Bitmap), whose clear bits are the free clusters.
 const (
 	ntfsVolumeRecord   = 3
+	ntfsBitmapRecord   = 6
+	ntfsAttrData       = 0x80
+	ntfsMaxRuns        = 4096 // bound on the runs of $Bitmap decoded
 	ntfsAttrVolumeName = 0x60
 	ntfsAttrVolumeInfo = 0x70
 	ntfsAttrEnd        = 0xffffffff
@@ -38,6 +41,7 @@ func probeNTFS(p *prober) (*Info, error) {
 		BlockSize: cluster,
 		Used:      -1,
 	}
+	clusters := int64(total) * sector / cluster
 	const s = "NTFS boot sector"
 	p.add(s, 0, 3, "jump", "% x", bs[0:3])
 	p.add(s, 3, 8, "OEM ID", "%q", bs[3:11])
@@ -64,7 +68,124 @@ func probeNTFS(p *prober) (*Info, error) {
 	if ntfsFixup(rec) {
 		ntfsVolume(p, info, rec, off)
 	}
+	// The first 16 MFT records are contiguous, so $Bitmap follows $Volume.
+	off = int64(mft)*cluster + ntfsBitmapRecord*record
+	if rec, err = p.read("NTFS $Bitmap record", off, int(record)); err != nil {
+		return info, ignoreOutside(err)
+	}
+	if !ntfsFixup(rec) {
+		return info, nil
+	}
+	runs := ntfsDataRuns(rec)
+	used, err := p.bitmapUsed("NTFS $Bitmap", runs, cluster, clusters)
+	if err != nil || used < 0 {
+		return info, err
+	}
+	info.Used = info.Size - (clusters-used)*cluster
 	return info, nil
+}
+
+// ntfsRun is a run of clusters: lcn -1 for a sparse run.
+type ntfsRun struct{ lcn, length int64 }
+
+// ntfsDataRuns decodes the run list of the unnamed non-resident $DATA
+// attribute of a record; nil if there is none.
+func ntfsDataRuns(rec []byte) []ntfsRun {
+	a := int(le16(rec, 20))
+	for a >= 0 && a+16 <= len(rec) {
+		typ, length := le32(rec, a), int(le32(rec, a+4))
+		if typ == ntfsAttrEnd || length < 16 || length > len(rec)-a {
+			return nil
+		}
+		if typ == ntfsAttrData && rec[a+8] == 1 && rec[a+9] == 0 && length >= 64 {
+			return ntfsRunList(rec[a:a+length], int(le16(rec, a+32)))
+		}
+		a += length
+	}
+	return nil
+}
+
+// ntfsRunList decodes a run list starting at pos of attribute attr: each
+// run a header byte (sizes of the length and offset fields), the length,
+// and the offset from the previous run's cluster (none for a sparse run).
+func ntfsRunList(attr []byte, pos int) []ntfsRun {
+	var runs []ntfsRun
+	var lcn int64
+	for pos >= 0 && pos < len(attr) && attr[pos] != 0 && len(runs) < ntfsMaxRuns {
+		nl, no := int(attr[pos]&0xf), int(attr[pos]>>4)
+		pos++
+		if nl == 0 || nl > 8 || no > 8 || pos+nl+no > len(attr) {
+			return nil
+		}
+		length := int64(leUint(attr[pos : pos+nl]))
+		pos += nl
+		run := ntfsRun{lcn: -1, length: length}
+		if no > 0 {
+			lcn += leInt(attr[pos : pos+no])
+			run.lcn = lcn
+			pos += no
+		}
+		if run.length <= 0 || (no > 0 && lcn < 0) {
+			return nil
+		}
+		runs = append(runs, run)
+	}
+	return runs
+}
+
+// leUint and leInt read a little-endian integer of 1 to 8 bytes, unsigned
+// or sign-extended.
+func leUint(b []byte) uint64 {
+	var v uint64
+	for i := len(b) - 1; i >= 0; i-- {
+		v = v<<8 | uint64(b[i])
+	}
+	return v
+}
+
+func leInt(b []byte) int64 {
+	v := leUint(b)
+	if n := uint(len(b)) * 8; n < 64 && v&(1<<(n-1)) != 0 {
+		v |= ^uint64(0) << n
+	}
+	return int64(v)
+}
+
+// bitmapUsed counts the set bits among the first n bits of a bitmap
+// stored in runs of clusters; -1 if it cannot be read whole.
+func (p *prober) bitmapUsed(structure string, runs []ntfsRun, cluster, n int64) (int64, error) {
+	need := (n + 7) / 8
+	if need > p.size {
+		return -1, nil
+	}
+	var used, done int64
+	for _, r := range runs {
+		if done >= need {
+			break
+		}
+		if r.length > (need-done+cluster-1)/cluster {
+			r.length = (need - done + cluster - 1) / cluster
+		}
+		m := min(r.length*cluster, need-done)
+		if r.lcn >= 0 {
+			if r.lcn > p.size/cluster {
+				return -1, nil
+			}
+			b, err := p.read(structure, r.lcn*cluster, int(m))
+			if err != nil {
+				return -1, ignoreOutside(err)
+			}
+			if done+m == need && n%8 != 0 {
+				b[len(b)-1] &= byte(1)<<(n%8) - 1
+			}
+			used += popcount(b)
+		}
+		done += m
+	}
+	if done < need {
+		return -1, nil
+	}
+	return used, nil
 }
 
 // ntfsRecordSize decodes the "clusters per MFT record" byte: positive, a

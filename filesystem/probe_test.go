@@ -2,11 +2,14 @@ package filesystem
 
 import (
 	"bufio"
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
@@ -106,7 +109,8 @@ func checkNTFS(t testing.TB, path string, info *Info) {
 	sector := number(t, out, `Sector Size:`)
 	want(t, "block size", info.BlockSize, number(t, out, `Cluster Size:`))
 	want(t, "size", info.Size, (number(t, out, `Total Sector Range: 0 -`)+1)*sector)
-	want(t, "used", info.Used, -1)
+	free := number(t, disktest.Run(t, "ntfsinfo", "-m", "-f", path), `Free Clusters:`)
+	want(t, "used", info.Used, info.Size-free*info.BlockSize)
 }
 
 func checkFAT(t testing.TB, path string, info *Info) {
@@ -165,9 +169,98 @@ func makeISO(t testing.TB, path string) {
 	disktest.Run(t, "xorriso", "-as", "mkisofs", "-quiet", "-J", "-V", "Probe ISO", "-o", path, dir)
 }
 
+// makeNTFSFiles makes an NTFS volume and copies a 3 MiB file into it, so
+// that more than the metadata is in use.
+func makeNTFSFiles(t testing.TB, path string) {
+	disktest.Need(t, "mkntfs", "ntfscp")
+	disktest.Run(t, "mkntfs", "-F", "-Q", "-q", "-L", "with files", path)
+	f := filepath.Join(t.TempDir(), "data.bin")
+	if err := os.WriteFile(f, bytes.Repeat([]byte("ntfs data "), 300<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	disktest.Run(t, "ntfscp", path, f, "data.bin")
+}
+
+// makeFATFiles makes a FAT32 volume and copies a 3 MiB file into it with
+// mtools.
+func makeFATFiles(t testing.TB, path string) {
+	disktest.Need(t, "mkfs.vfat", "mcopy")
+	disktest.Run(t, "mkfs.vfat", "-F", "32", "-n", "FILES", path)
+	f := filepath.Join(t.TempDir(), "data.bin")
+	if err := os.WriteFile(f, bytes.Repeat([]byte("fat data "), 350<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	disktest.Run(t, "mcopy", "-i", path, f, "::data.bin")
+}
+
 func makeSwap(t testing.TB, path string) {
 	disktest.Need(t, "mkswap")
 	disktest.Run(t, "mkswap", "-L", "swap läbel", path)
+}
+
+func makeLUKS(args ...string) func(testing.TB, string) {
+	return func(t testing.TB, path string) {
+		disktest.Need(t, "cryptsetup")
+		disktest.RunInput(t, "passphrase", "cryptsetup", append(append([]string{"luksFormat", "--batch-mode", "--pbkdf-force-iterations", "1000"}, args...), path, "-")...)
+	}
+}
+
+// checkLUKS: a container's size is its range's.
+func checkLUKS(t testing.TB, path string, info *Info) {
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, "size", info.Size, st.Size())
+	if !info.Container {
+		t.Error("LUKS is a container")
+	}
+}
+
+// imageDir holds the images the cases make, once per test process: the
+// tests and the fuzzer's seeds share them.
+var (
+	imageDir string
+	images   sync.Map // case name -> *madeImage
+)
+
+type madeImage struct {
+	once sync.Once
+	path string
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "filesystem-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	imageDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// image makes the case's filesystem on first use and returns its path.
+func (c fsCase) image(t testing.TB) string {
+	t.Helper()
+	v, _ := images.LoadOrStore(c.name, &madeImage{})
+	mi := v.(*madeImage)
+	mi.once.Do(func() {
+		path := filepath.Join(imageDir, c.name+".img")
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(path, max(c.size, 1)); err != nil {
+			t.Fatal(err)
+		}
+		c.make(t, path)
+		mi.path = path
+	})
+	if mi.path == "" {
+		t.Fatalf("making %s failed earlier", c.name)
+	}
+	return mi.path
 }
 
 var fsCases = []fsCase{
@@ -179,15 +272,19 @@ var fsCases = []fsCase{
 	{"xfs-v4", 300 << 20, mkfs("mkfs.xfs", "-q", "-f", "-m", "crc=0", "-L", "v4"), checkXFS},
 	{"btrfs", 300 << 20, mkfs("mkfs.btrfs", "-q", "-f", "-L", "btrfs label"), checkBtrfs},
 	{"ntfs", 64 << 20, mkfs("mkntfs", "-F", "-Q", "-q", "-L", "NTFS Läbel"), checkNTFS},
+	{"ntfs-files", 64 << 20, makeNTFSFiles, checkNTFS},
 	{"ntfs-64k", 64 << 20, mkfs("mkntfs", "-F", "-Q", "-q", "-c", "65536", "-L", "big clusters"), checkNTFS},
 	{"fat12", 4 << 20, mkfs("mkfs.vfat", "-F", "12", "-n", "FAT12LBL"), checkFAT},
 	{"fat16", 64 << 20, mkfs("mkfs.vfat", "-F", "16", "-n", "FAT16 LBL"), checkFAT},
 	{"fat32", 300 << 20, mkfs("mkfs.vfat", "-F", "32", "-n", "FAT32LABEL"), checkFAT},
+	{"fat32-files", 300 << 20, makeFATFiles, checkFAT},
 	{"fat32-nolabel", 300 << 20, mkfs("mkfs.vfat", "-F", "32", "-S", "4096"), checkFAT},
 	{"exfat", 300 << 20, mkfs("mkfs.exfat", "-L", "exFAT Läbel"), checkExFAT},
 	{"exfat-4k", 64 << 20, mkfs("mkfs.exfat", "-c", "4096"), checkExFAT},
 	{"swap", 64 << 20, makeSwap, checkSwap},
 	{"iso9660", 0, makeISO, checkISO},
+	{"luks1", 16 << 20, makeLUKS("--type", "luks1"), checkLUKS},
+	{"luks2", 32 << 20, makeLUKS("--type", "luks2", "--pbkdf", "pbkdf2", "--label", "secret"), checkLUKS},
 }
 
 // TestProbeAgainstBlkid makes each filesystem with its own mkfs and checks
@@ -197,8 +294,7 @@ func TestProbeAgainstBlkid(t *testing.T) {
 	disktest.Need(t, "blkid")
 	for _, c := range fsCases {
 		t.Run(c.name, func(t *testing.T) {
-			path := disktest.Sparse(t, c.name+".img", max(c.size, 1))
-			c.make(t, path)
+			path := c.image(t)
 			info := probeFile(t, path)
 			b := blkid(t, path)
 			bt, ok := blkidTypes[info.Type]

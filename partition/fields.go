@@ -91,3 +91,48 @@ func (l *fieldList) gptHeader(s string, h *GPTHeader) {
 	l.add(s, o+84, 4, "entry size", "%d", h.EntrySize)
 	l.add(s, o+88, 4, "entries CRC32", "0x%08x (computed 0x%08x)", h.EntriesCRC, h.ComputedEntriesCRC)
 }
+
+// Fields names the bytes of the PV's label, PV header and metadata area
+// headers, at offsets from the start of the physical volume, sorted by
+// offset.
+func (l *LVM) Fields() []vdisk.Field {
+	var f fieldList
+	lb := &l.Label
+	const s = "LVM2 label"
+	f.add(s, lb.Offset, 8, "signature", "%q", lvmLabelID)
+	f.add(s, lb.Offset+8, 8, "sector", "%d", lb.Sector)
+	f.add(s, lb.Offset+16, 4, "CRC", "0x%08x (computed 0x%08x)", lb.CRC, lb.ComputedCRC)
+	f.add(s, lb.Offset+20, 4, "PV header offset", "%d", lb.HeaderOffset)
+	f.add(s, lb.Offset+24, 8, "type", "%q", lb.Type)
+	const h = "LVM2 PV header"
+	o := l.PV.Offset
+	f.add(h, o, 32, "PV UUID", "%s", l.PV.UUID)
+	f.add(h, o+32, 8, "device size", "%d", l.PV.DeviceSize)
+	o += 40
+	for _, list := range []struct {
+		name  string
+		areas []DiskArea
+	}{{"data area", l.PV.DataAreas}, {"metadata area", l.PV.MetadataAreas}} {
+		for i, a := range list.areas {
+			f.add(h, o, 16, fmt.Sprintf("%s %d", list.name, i+1), "%d bytes at %d", a.Size, a.Offset)
+			o += 16
+		}
+		o += 16 // the zero entry ending the list
+	}
+	for i, m := range l.Metadata {
+		s := fmt.Sprintf("LVM2 metadata area %d header", i+1)
+		if m.Magic == "" {
+			continue // never read: the area lies outside the PV
+		}
+		f.add(s, m.Offset, 4, "checksum", "0x%08x (computed 0x%08x)", m.Checksum, m.ComputedChecksum)
+		f.add(s, m.Offset+4, 16, "magic", "%q", m.Magic)
+		f.add(s, m.Offset+20, 4, "version", "%d", m.Version)
+		f.add(s, m.Offset+24, 8, "start", "%d", m.Start)
+		f.add(s, m.Offset+32, 8, "size", "%d", m.Size)
+		f.add(s, m.Offset+40, 8, "text offset", "%d", m.TextOffset)
+		f.add(s, m.Offset+48, 8, "text size", "%d", m.TextSize)
+		f.add(s, m.Offset+56, 4, "text checksum", "0x%08x (computed 0x%08x)", m.TextChecksum, m.ComputedTextSum)
+	}
+	sort.SliceStable(f, func(i, j int) bool { return f[i].Offset < f[j].Offset })
+	return f
+}

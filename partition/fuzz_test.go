@@ -69,7 +69,7 @@ func FuzzPartitionRead(f *testing.F) {
 // can map must read within its size.
 func FuzzReadLVM(f *testing.F) {
 	pv := make([]byte, 12<<10)
-	layoutPV(pv, 8<<10)
+	disktest.LayoutPV(pv, 8<<10)
 	f.Add(pv)
 	f.Fuzz(func(t *testing.T, pv []byte) {
 		l, err := ReadLVM(bytes.NewReader(pv), int64(len(pv)))

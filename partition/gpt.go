@@ -191,7 +191,7 @@ func (d *disk) readGPT() error {
 	default:
 		d.add("gpt.no_valid_header", vdisk.SeverityError, "GPT header", d.sector,
 			"neither GPT header is valid: primary: %s; backup: %s", headerProblem(p), headerProblem(b))
-		return nil
+		return d.otherSectorSize()
 	}
 	d.gptEntries(g.Header())
 	return nil
@@ -211,6 +211,25 @@ func (d *disk) readGPTWithoutPMBR() (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// otherSectorSize reports a GPT header at LBA 1 of another sector size: a
+// disk read with the wrong logical sector size.
+func (d *disk) otherSectorSize() error {
+	for _, s := range []int64{512, 4096} {
+		if s == d.sector {
+			continue
+		}
+		b, err := d.read("GPT header", s, 8)
+		if err != nil {
+			return err
+		}
+		if string(b) == gptSignature {
+			d.add("gpt.sector_size", vdisk.SeverityWarning, "GPT header", s,
+				"a GPT header for %d-byte sectors is at offset %d: the disk's sectors may be %d bytes, not %d", s, s, s, d.sector)
+		}
+	}
+	return nil
 }
 
 func headerProblem(h *GPTHeader) string {
@@ -269,7 +288,8 @@ func (d *disk) gptEntries(h *GPTHeader) {
 		}
 		g.Entries = append(g.Entries, ent)
 		structure := fmt.Sprintf("GPT entry %d", i+1)
-		if ent.LastLBA < ent.FirstLBA || ent.LastLBA-ent.FirstLBA >= uint64(1<<63)/uint64(d.sector) || ent.FirstLBA >= uint64(1<<63)/uint64(d.sector) {
+		// The end, (LastLBA+1) sectors, must fit an int64 of bytes.
+		if ent.LastLBA < ent.FirstLBA || ent.LastLBA >= uint64(1<<63)/uint64(d.sector)-1 {
 			d.add("gpt.entry_range", vdisk.SeverityError, structure, ent.Offset+32, "first LBA %d and last LBA %d make no partition", ent.FirstLBA, ent.LastLBA)
 			continue
 		}

@@ -22,11 +22,10 @@ type configSection struct {
 
 // configValue is a string, a number or a list of values.
 type configValue struct {
-	str    string
-	num    int64
-	isStr  bool
-	list   []configValue
-	isList bool
+	str   string
+	num   int64
+	isStr bool
+	list  []configValue
 }
 
 func (s *configSection) section(name string) *configSection {
@@ -163,7 +162,7 @@ func (p *configParser) value(depth int) (configValue, error) {
 			return configValue{}, p.errorf("lists nested deeper than %d", maxConfigDepth)
 		}
 		p.pos++
-		v := configValue{isList: true}
+		var v configValue
 		for {
 			p.skip()
 			if p.pos >= len(p.text) {

@@ -385,3 +385,31 @@ func TestNoTable(t *testing.T) {
 		t.Fatalf("empty disk: %+v", tab)
 	}
 }
+
+// TestGPTEntryHuge gives entry 1 a last LBA near 2^62 in a header with
+// correct CRCs: the entry is reported, not turned into a partition whose
+// end overflows.
+func TestGPTEntryHuge(t *testing.T) {
+	path := makeGPT(t)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := make([]byte, 128*128)
+	if _, err := f.ReadAt(entries, 1024); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 8 {
+		entries[40+i] = 0xff
+	}
+	entries[47] = 0x3f
+	if _, err := f.WriteAt(entries, 1024); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	rewriteHeader(t, path, func(h []byte) { putLE32(h[88:], crc32.ChecksumIEEE(entries)) })
+	tab := readTable(t, path, 512)
+	if tab.GPT.UsedBackup || len(tab.Partitions) != 5 || tab.Partitions[0].Number != 2 || !slices.Contains(findingCodes(tab), "gpt.entry_range") {
+		t.Fatalf("%d partitions, findings %+v", len(tab.Partitions), tab.Findings)
+	}
+}

@@ -29,7 +29,7 @@ type Table struct {
 	GPT *GPT `json:"gpt,omitempty"`
 	// Partitions are in the order of their numbers.
 	Partitions []*Partition `json:"partitions"`
-	// Findings are the problems met, worst first within each structure.
+	// Findings are the problems met, in the order met.
 	Findings []vdisk.Finding `json:"findings"`
 }
 

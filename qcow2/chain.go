@@ -38,6 +38,7 @@ type ChainError struct {
 	Found []Layer
 }
 
+// Error describes the problem with both names.
 func (e *ChainError) Error() string {
 	return fmt.Sprintf("qcow2: %s -> %s: %s (%v)", e.Child, e.Parent, e.Msg, e.Err)
 }
@@ -54,6 +55,7 @@ const (
 	DataFile                         // the external data file extension
 )
 
+// String returns "backing file" or "data file".
 func (k ReferenceKind) String() string {
 	if k == DataFile {
 		return "data file"

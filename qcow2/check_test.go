@@ -54,6 +54,19 @@ func TestCheckCorruptions(t *testing.T) {
 		codes []string
 	}{
 		{"clean", "", func(*testing.T, string, *Image) {}, nil},
+		{"bitmaps", "", func(t *testing.T, path string, img *Image) {
+			// Persistent dirty bitmaps: directory, tables and data clusters.
+			run(t, "qemu-img", "bitmap", "--add", path, "b0")
+			run(t, "qemu-io", "-f", "qcow2", "-c", "write -P 1 0 1M", path)
+			run(t, "qemu-img", "bitmap", "--add", path, "b1")
+		}, nil},
+		{"bitmap_leak", "", func(t *testing.T, path string, img *Image) {
+			// Clearing the autoclear bit makes QEMU ignore the bitmaps:
+			// their clusters leak.
+			run(t, "qemu-img", "bitmap", "--add", path, "b0")
+			run(t, "qemu-io", "-f", "qcow2", "-c", "write -P 1 0 1M", path)
+			patch(t, path, 88, 8, 0)
+		}, []string{"refcount.leak"}},
 		{"leak", "", func(t *testing.T, path string, img *Image) {
 			// A new cluster at the end of the file, counted but unused.
 			k := img.Size / img.Header.ClusterSize()

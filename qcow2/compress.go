@@ -19,7 +19,7 @@ var deflatePool sync.Pool
 // concurrent use. Its memory is bounded against hostile frames: QEMU's
 // never need more than a cluster (2 MiB at most).
 var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
-	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithDecoderMaxWindow(8<<20), zstd.WithDecoderMaxMemory(8<<20))
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithDecoderMaxWindow(8<<20), zstd.WithDecoderMaxMemory(8<<20), zstd.WithDecodeAllCapLimit(true))
 })
 
 // decompressCluster decodes one compressed cluster from src into dst,
@@ -55,13 +55,15 @@ func inflateDeflate(dst, src []byte) error {
 
 // inflateZstd decodes the frame at the start of src. What follows the
 // frame is padding or the next cluster's data: the error decoding it as a
-// second frame is ignored once dst is full.
+// second frame (past dst's capacity) is ignored once dst is full.
 func inflateZstd(dst, src []byte) error {
 	d, err := zstdDecoder()
 	if err != nil {
 		return err
 	}
-	out, err := d.DecodeAll(src, dst[:0])
+	// dst's capacity is capped: decoding stops at the end of the cluster
+	// and never writes past it.
+	out, err := d.DecodeAll(src, dst[:0:len(dst)])
 	if len(out) < len(dst) {
 		if err == nil {
 			err = io.ErrUnexpectedEOF
@@ -69,7 +71,7 @@ func inflateZstd(dst, src []byte) error {
 		return err
 	}
 	if &out[0] != &dst[0] {
-		copy(dst, out) // the frame held more than a cluster
+		copy(dst, out) // the decoder chose its own buffer
 	}
 	return nil
 }

@@ -93,8 +93,10 @@ func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 	if int64(len(p)) > d.size-off {
 		p, eof = p[:d.size-off], io.EOF
 	}
-	// Contiguous stored extents of one file are read with one call.
+	// Contiguous stored extents of one file are read with one call, and
+	// so are neighbouring compressed clusters.
 	var pend Extent
+	batch := compressedBatch{d: d}
 	flush := func() error {
 		if pend.Length == 0 {
 			return nil
@@ -118,6 +120,12 @@ func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 			pend = e
 			return nil
 		case Compressed:
+			if e.cpos == 0 && e.Length == d.levelOf(e.Layer).img.Header.ClusterSize() {
+				return batch.add(e, dst)
+			}
+			if err := batch.flush(); err != nil {
+				return err
+			}
 			return d.readCompressed(e, dst)
 		}
 		clear(dst)
@@ -125,6 +133,9 @@ func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 	})
 	if err == nil {
 		err = flush()
+	}
+	if err == nil {
+		err = batch.flush()
 	}
 	if err != nil {
 		return 0, err
@@ -141,65 +152,6 @@ func (d *Disk) levelData(i int) io.ReaderAt {
 	}
 	return nil
 }
-
-// readCompressed fills dst with the part of compressed extent e.
-func (d *Disk) readCompressed(e Extent, dst []byte) error {
-	lv := d.levelOf(e.Layer)
-	img := lv.img
-	cs := img.Header.ClusterSize()
-	if e.cpos == 0 && e.Length == cs {
-		return d.inflate(lv, e, dst)
-	}
-	d.mu.Lock()
-	for _, c := range d.recent {
-		if c.layer == e.Layer && c.off == e.FileOffset {
-			copy(dst, c.b[e.cpos:])
-			d.mu.Unlock()
-			return nil
-		}
-	}
-	d.mu.Unlock()
-	b := make([]byte, cs)
-	if err := d.inflate(lv, e, b); err != nil {
-		return err
-	}
-	copy(dst, b[e.cpos:])
-	d.mu.Lock()
-	if len(d.recent) >= recentClusters {
-		d.recent = d.recent[1:]
-	}
-	d.recent = append(d.recent, decoded{layer: e.Layer, off: e.FileOffset, b: b})
-	d.mu.Unlock()
-	return nil
-}
-
-// inflate decompresses the whole cluster of e into dst.
-func (d *Disk) inflate(lv *level, e Extent, dst []byte) error {
-	img := lv.img
-	where := fmt.Sprintf("compressed cluster at %#x", e.FileOffset)
-	if e.FileOffset >= img.Size {
-		return formatErr(ErrTruncated, where, e.FileOffset, "the data starts past the end of the file")
-	}
-	// The stored length may run past the end of the file: read what is there.
-	n := min(e.clen, img.Size-e.FileOffset)
-	bp, _ := compressedBufs.Get().(*[]byte)
-	if bp == nil || int64(cap(*bp)) < n {
-		b := make([]byte, n)
-		bp = &b
-	}
-	defer compressedBufs.Put(bp)
-	src := (*bp)[:n]
-	if err := readFull(img.r, src, e.FileOffset, where); err != nil {
-		return err
-	}
-	if err := img.decompressCluster(dst, src); err != nil {
-		return formatErr(ErrCorrupt, where, e.FileOffset, "cannot decompress: %v", err)
-	}
-	return nil
-}
-
-// compressedBufs holds buffers for compressed data read from the file.
-var compressedBufs sync.Pool // of *[]byte
 
 // levelOf is the level whose image is layer i.
 func (d *Disk) levelOf(i int) *level {

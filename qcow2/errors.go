@@ -36,6 +36,7 @@ type FormatError struct {
 	Err       error  // the sentinel error it wraps
 }
 
+// Error describes the problem with its structure and offset.
 func (e *FormatError) Error() string {
 	where := e.Structure
 	if e.Offset >= 0 {

@@ -140,7 +140,7 @@ func parseHeader(b []byte) (*Header, error) {
 		}
 		if h.HeaderLength > 104 {
 			if int(h.HeaderLength) > len(b) {
-				return h, formatErr(ErrTruncated, "header", 100, "header_length %d runs past the end of the file", h.HeaderLength)
+				return h, formatErr(ErrTruncated, "header", 100, "header_length %d runs past the %d bytes the header may take", h.HeaderLength, len(b))
 			}
 			h.CompressionType = b[104]
 		}
@@ -179,6 +179,7 @@ const (
 	FeatureAutoclear    FeatureKind = 2
 )
 
+// String returns "incompatible", "compatible" or "autoclear".
 func (k FeatureKind) String() string {
 	switch k {
 	case FeatureIncompatible:

@@ -94,3 +94,35 @@ func BenchmarkHugeOpen(b *testing.B) {
 		img.Fields()
 	}
 }
+
+// TestHugeExtents walks the extents of a 64 TiB image quickly: unallocated
+// L1 entries are skipped whole.
+func TestHugeExtents(t *testing.T) {
+	img := openImage(t, hugeImage(t))
+	d, err := img.Disk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored int64
+	var last Extent
+	err = d.Extents(func(e Extent) error {
+		if e.Start != last.Start+last.Length {
+			t.Fatalf("extent at %d after %d+%d", e.Start, last.Start, last.Length)
+		}
+		if e.stored() {
+			stored += e.Length
+		}
+		last = e
+		return nil
+	})
+	if err != nil || last.Start+last.Length != d.Size() {
+		t.Fatalf("Extents: %v, end %d", err, last.Start+last.Length)
+	}
+	// qemu-io wrote 64 KiB twice and 4 KiB in one 64 KiB cluster.
+	if stored != 3*65536 {
+		t.Errorf("%d bytes stored, want %d", stored, 3*65536)
+	}
+	if img.l2Cache.loaded != 3 {
+		t.Errorf("%d L2 tables read, want 3", img.l2Cache.loaded)
+	}
+}

@@ -1,10 +1,12 @@
 package qcow2
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -146,7 +148,19 @@ func TestEncrypted(t *testing.T) {
 			if format == "luks" {
 				opts += ",encrypt.iter-time=10"
 			}
-			run(t, "qemu-img", "create", "-q", "--object", "secret,id=sec0,data=password", "-f", "qcow2", "-o", opts, path, "1M")
+			args := []string{"create", "-q", "--object", "secret,id=sec0,data=password", "-f", "qcow2", "-o", opts, path, "1M"}
+			// qemu-img times PBKDF2 to choose its iterations, and on a busy
+			// machine may fail with "Unable to get accurate CPU usage":
+			// try again then.
+			for try := 0; ; try++ {
+				out, err := exec.Command(tool(t, "qemu-img"), args...).CombinedOutput()
+				if err == nil {
+					break
+				}
+				if try == 4 || !bytes.Contains(out, []byte("accurate CPU usage")) {
+					t.Fatalf("qemu-img %q: %v: %s", args, err, out)
+				}
+			}
 			img := openImage(t, path)
 			want := map[string]uint32{"aes": CryptAES, "luks": CryptLUKS}[format]
 			if img.Header.CryptMethod != want || (img.CryptoHeader != nil) != (format == "luks") {

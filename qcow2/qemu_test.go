@@ -210,31 +210,42 @@ func TestQemuBackingChain(t *testing.T) {
 }
 
 func TestQemuSnapshots(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "s.qcow2")
-	run(t, "qemu-img", "create", "-q", "-f", "qcow2", path, "8M")
-	patterns(t, path, 8<<20, 0)
-	run(t, "qemu-img", "snapshot", "-c", "first", path)
-	patterns(t, path, 8<<20, 5)
-	run(t, "qemu-img", "snapshot", "-c", "second", path)
-	run(t, "qemu-img", "resize", "-q", path, "12M")
-	patterns(t, path, 12<<20, 9)
-	compareWithQemu(t, path, true)
-	img := openImage(t, path)
-	if len(img.Snapshots) != 2 {
-		t.Fatalf("%d snapshots, want 2", len(img.Snapshots))
-	}
-	for _, s := range img.Snapshots {
-		d, err := OpenChainSnapshot(img, path, s.Name, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// qemu-img gives the current disk size (the image was grown since):
-		// past the snapshot's own size it reads zeros.
-		want := qemuRaw(t, path, "-l", "snapshot.name="+s.Name)
-		if d.Size() != 8<<20 || len(want) != 12<<20 || !bytes.Equal(want[8<<20:], make([]byte, 4<<20)) {
-			t.Fatalf("snapshot %s: size %d, qemu-img's %d", s.Name, d.Size(), len(want))
-		}
-		sameBytes(t, "snapshot "+s.Name, diskBytes(t, d), want[:8<<20])
+	for _, compat := range []string{"1.1", "0.10"} {
+		t.Run(compat, func(t *testing.T) {
+			t.Parallel()
+			// Version 3 images grow after the snapshots; QEMU cannot resize
+			// version 2 images that have snapshots.
+			grow := compat == "1.1"
+			path := filepath.Join(t.TempDir(), "s.qcow2")
+			run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "compat="+compat, path, "8M")
+			patterns(t, path, 8<<20, 0)
+			run(t, "qemu-img", "snapshot", "-c", "first", path)
+			patterns(t, path, 8<<20, 5)
+			run(t, "qemu-img", "snapshot", "-c", "second", path)
+			size := int64(8 << 20)
+			if grow {
+				size = 12 << 20
+				run(t, "qemu-img", "resize", "-q", path, fmt.Sprint(size))
+			}
+			patterns(t, path, size, 9)
+			compareWithQemu(t, path, true)
+			img := openImage(t, path)
+			if len(img.Snapshots) != 2 {
+				t.Fatalf("%d snapshots, want 2", len(img.Snapshots))
+			}
+			for _, s := range img.Snapshots {
+				d, err := OpenChainSnapshot(img, path, s.Name, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// qemu-img gives the current disk size: past the
+				// snapshot's own size it reads zeros.
+				want := qemuRaw(t, path, "-l", "snapshot.name="+s.Name)
+				if d.Size() != 8<<20 || int64(len(want)) != size || !bytes.Equal(want[8<<20:], make([]byte, size-8<<20)) {
+					t.Fatalf("snapshot %s: size %d, qemu-img's %d", s.Name, d.Size(), len(want))
+				}
+				sameBytes(t, "snapshot "+s.Name, diskBytes(t, d), want[:8<<20])
+			}
+		})
 	}
 }

@@ -59,15 +59,16 @@ func newClusterCache(budget, clusterSize int64) *clusterCache {
 	return &clusterCache{max: int(max(4, budget/clusterSize)), byOff: map[int64][]byte{}}
 }
 
-// get returns the n bytes at off, reading them on a miss.
-func (c *clusterCache) get(img *Image, off, n int64, structure string) ([]byte, error) {
+// get returns the n bytes at off, reading them on a miss; structure names
+// them in errors.
+func (c *clusterCache) get(img *Image, off, n int64, structure func() string) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if b, ok := c.byOff[off]; ok {
 		return b, nil
 	}
 	b := make([]byte, n)
-	if err := readFull(img.r, b, off, structure); err != nil {
+	if err := readFull(img.r, b, off, structure()); err != nil {
 		return nil, err
 	}
 	c.loaded++
@@ -99,7 +100,7 @@ func (img *Image) l2Table(l1 []uint64, index uint64) ([]byte, int64, error) {
 	if !inFile(uint64(off), uint64(img.Header.ClusterSize()), img.Size) {
 		return nil, 0, formatErr(ErrTruncated, fmt.Sprintf("L1 entry %d", index), -1, "L2 table at %#x is past the end of the file", off)
 	}
-	b, err := img.l2Cache.get(img, off, img.Header.ClusterSize(), fmt.Sprintf("L2 table %d", index))
+	b, err := img.l2Cache.get(img, off, img.Header.ClusterSize(), func() string { return fmt.Sprintf("L2 table %d", index) })
 	return b, off, err
 }
 
@@ -145,9 +146,9 @@ func (img *Image) refcount(c uint64) (uint64, error) {
 	if off == 0 {
 		return 0, nil
 	}
-	where := fmt.Sprintf("refcount block %d", i)
+	where := func() string { return fmt.Sprintf("refcount block %d", i) }
 	if off%uint64(h.ClusterSize()) != 0 {
-		return 0, formatErr(ErrCorrupt, "refcount table entry", int64(h.RefcountTableOffset)+int64(8*i), "%s offset %#x is not cluster aligned", where, img.RefcountTable[i])
+		return 0, formatErr(ErrCorrupt, "refcount table entry", int64(h.RefcountTableOffset)+int64(8*i), "%s offset %#x is not cluster aligned", where(), img.RefcountTable[i])
 	}
 	if !inFile(off, uint64(h.ClusterSize()), img.Size) {
 		return 0, nil // QEMU reads past the end of the file as zeros

@@ -26,13 +26,23 @@ func (d *Disk) walk(k int, off, n int64, emit func(Extent) error) error {
 	}
 	img := lv.img
 	cs := img.Header.ClusterSize()
+	span := cs * img.Header.L2Entries() // bytes one L1 entry covers
 	for off < end {
 		c := off / cs
 		in := off % cs
 		seg := min(end-off, cs-in)
-		e, _, err := img.l2Lookup(lv.l1, uint64(c))
+		e, at, err := img.l2Lookup(lv.l1, uint64(c))
 		if err != nil {
 			return err
+		}
+		if at == 0 {
+			// No L2 table: the whole range of the L1 entry is unallocated.
+			seg = min(end, (off/span+1)*span) - off
+			if err := d.emitKind(k, e, Unallocated, off, seg, emit); err != nil {
+				return err
+			}
+			off += seg
+			continue
 		}
 		kind := img.clusterKind(e)
 		if img.Header.ExtendedL2() && kind != Compressed {

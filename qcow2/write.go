@@ -39,23 +39,25 @@ var ErrInvalidWriteOptions = errors.New("qcow2: invalid write options")
 // (compat 1.1), in one sequential stream that never seeks or reads back (a
 // download, a pipe). Clusters that read as zeros stay unallocated. With
 // compression, clusters are compressed in parallel (GOMAXPROCS workers) and
-// stored in guest order.
+// stored in guest order. The virtual size is src's size rounded up to a
+// whole 512-byte sector, as QEMU counts it.
 //
 // The header comes first and points to every table, so every table's
 // place and every data cluster's place must be known before the first byte
 // is written; with compression that means knowing each cluster's
 // compressed size. WriteImage therefore reads src's data ranges twice: the
 // first pass finds the non-zero clusters and, with compression, compresses
-// each one to learn its size, keeping only the size (4 bytes per stored
-// cluster); the second pass writes, compressing again only the clusters
-// that compressed well (a compressor gives the same bytes for the same
-// input) and checking that each comes out at its planned size. The file is
-// the header cluster, the refcount table, the refcount blocks, the L1
-// table, the L2 tables that map something, then the data clusters in guest
-// order: plain clusters cluster-aligned, compressed ones packed byte after
-// byte as QEMU packs them. Refcounts are exact: qemu-img check reports no
-// leak and no error. Memory is bounded by the window of clusters being
-// compressed, one table at a time, and the list of stored clusters.
+// each one to learn its size, keeping the size (4 bytes per stored cluster)
+// and, up to 64 MiB, the compressed bytes; the second pass writes,
+// compressing again the clusters it did not keep (a compressor gives the
+// same bytes for the same input) and checking that each comes out at its
+// planned size. The file is the header cluster, the refcount table, the
+// refcount blocks, the L1 table, the L2 tables that map something, then
+// the data clusters in guest order: plain clusters cluster-aligned,
+// compressed ones packed byte after byte as QEMU packs them. Refcounts are
+// exact: qemu-img check reports no leak and no error. Memory is bounded:
+// a window of about two 1 MiB jobs per worker, one table at a time, the
+// list of runs of stored clusters, the sizes and the 64 MiB of kept bytes.
 //
 // progress, when not nil, is called with the bytes written so far and the
 // total. WriteImage returns the number of bytes written to w.

@@ -3,9 +3,7 @@ package qcow2_test
 import (
 	"io"
 	"math/rand/v2"
-	"os"
 	"runtime"
-	"slices"
 	"testing"
 
 	"github.com/vhdx-inspector/vhdx-inspector/qcow2"
@@ -56,55 +54,5 @@ func BenchmarkWriteImage64TiB(b *testing.B) {
 			runtime.ReadMemStats(&after)
 			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/(1<<20), "MiB-alloc/op")
 		})
-	}
-}
-
-// writeFileSource is a raw file as a Source: one data range, the whole
-// file, as qemu-img convert sees a file without holes.
-type writeFileSource struct {
-	*os.File
-	size int64
-}
-
-func (f writeFileSource) Size() int64 { return f.size }
-
-func (f writeFileSource) DataRanges(fn func(off, n int64) error) error { return fn(0, f.size) }
-
-// BenchmarkWriteImageFile converts the raw file QCOW2_BENCH_RAW to the
-// qcow2 file QCOW2_BENCH_OUT, compressed as QCOW2_BENCH_COMPRESS says
-// (none, zlib, zstd), as `vhdx convert` will: build/bench-qcow2-write.sh
-// runs it beside qemu-img convert. Without QCOW2_BENCH_RAW it is skipped.
-func BenchmarkWriteImageFile(b *testing.B) {
-	in, out := os.Getenv("QCOW2_BENCH_RAW"), os.Getenv("QCOW2_BENCH_OUT")
-	if in == "" || out == "" {
-		b.Skip("QCOW2_BENCH_RAW and QCOW2_BENCH_OUT are not set: build/bench-qcow2-write.sh sets them")
-	}
-	comp := os.Getenv("QCOW2_BENCH_COMPRESS")
-	if !slices.Contains(writeBenchCompressions, comp) {
-		b.Fatalf("QCOW2_BENCH_COMPRESS is %q, not one of %v", comp, writeBenchCompressions)
-	}
-	opt := writeOpt(0, comp)
-	f, err := os.Open(in)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		b.Fatal(err)
-	}
-	src := writeFileSource{f, st.Size()}
-	b.SetBytes(src.size)
-	for b.Loop() {
-		w, err := os.Create(out)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := qcow2.WriteImage(w, src, opt, nil); err != nil {
-			b.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

@@ -8,6 +8,9 @@ import (
 )
 
 // writerDeflateLevel is the deflate level: QEMU uses zlib's default, 6.
+// With klauspost's deflate at 6, images are as small as qemu-img's and
+// take a third of its CPU time, both passes included; compress/flate at 6
+// compresses about four times slower than klauspost's.
 const writerDeflateLevel = 6
 
 // writerCompressor compresses clusters for one worker: raw deflate or
@@ -31,8 +34,11 @@ func (l *writerLayout) newCompressors(workers int) ([]*writerCompressor, error) 
 			c.flate, err = flate.NewWriter(&c.sink, writerDeflateLevel)
 		case l.ctype == CompressionZstd:
 			// One frame per cluster, without a checksum (QEMU writes none).
+			// The fastest level: on program files it takes about 30% less
+			// CPU than the default (zstd level 3, QEMU's) for a 2% larger
+			// image, which pays for compressing twice.
 			c.zstd, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false),
-				zstd.WithEncoderLevel(zstd.SpeedDefault))
+				zstd.WithEncoderLevel(zstd.SpeedFastest))
 		}
 		if err != nil {
 			closeCompressors(cs[:i])

@@ -165,10 +165,14 @@ func (l *writerLayout) place() error {
 	l.l2Offset = l.l1Offset + l.l1Clusters*l.clusterSize
 	l.dataOffset = l.l2Offset + l.l2Tables*l.clusterSize
 	l.fileSize = l.dataOffset + l.dataClusters*l.clusterSize
-	// A compressed cluster's descriptor holds its offset in 62 -
-	// (cluster_bits - 8) bits.
-	if l.compress && l.fileSize > 1<<(62-(l.clusterBits-8)) {
-		return fmt.Errorf("%w: a %d-byte image is too large for compressed %d-byte clusters", ErrInvalidWriteOptions, l.fileSize, l.clusterSize)
+	// L1 and L2 entries hold offsets in bits 9-55; a compressed cluster's
+	// descriptor in bits 0 to 61 - (cluster_bits - 8).
+	limit := int64(1) << 56
+	if l.compress {
+		limit = 1 << (62 - (l.clusterBits - 8))
+	}
+	if l.fileSize > limit {
+		return fmt.Errorf("%w: a %d-byte image is too large for %d-byte clusters (at most %d bytes)", ErrInvalidWriteOptions, l.fileSize, l.clusterSize, limit)
 	}
 	return nil
 }

@@ -80,10 +80,11 @@ type BAT struct {
 	mu    sync.Mutex
 	pages map[uint64][]uint64
 	order []uint64 // page numbers, oldest first
+	raw   []byte   // scratch for page reads, under mu
 }
 
 func newBAT(r io.ReaderAt, region RegionEntry, m *Metadata) *BAT {
-	b := &BAT{Offset: int64(region.FileOffset), Length: int64(region.Length), ChunkRatio: m.ChunkRatio(), BlockCount: m.BlockCount(), r: r, pages: map[uint64][]uint64{}}
+	b := &BAT{Offset: fileEnd(region.FileOffset, 0), Length: int64(region.Length), ChunkRatio: m.ChunkRatio(), BlockCount: m.BlockCount(), r: r, pages: map[uint64][]uint64{}}
 	chunks := (b.BlockCount + b.ChunkRatio - 1) / b.ChunkRatio
 	if m.HasParent {
 		b.EntryCount = chunks * (b.ChunkRatio + 1)
@@ -140,31 +141,38 @@ func (b *BAT) page(p uint64) ([]uint64, error) {
 	}
 	first := p * batPageEntries
 	n := min(uint64(batPageEntries), b.EntryCount-first)
-	pg, err := b.read(first, n)
-	if err != nil {
-		return nil, err
-	}
+	var pg []uint64
 	if len(b.order) >= batCachePages {
+		pg = b.pages[b.order[0]] // reuse the evicted page's memory
 		delete(b.pages, b.order[0])
 		b.order = b.order[1:]
+	}
+	if uint64(cap(pg)) < n {
+		pg = make([]uint64, n)
+	}
+	if b.raw == nil {
+		b.raw = make([]byte, 8*batPageEntries)
+	}
+	pg = pg[:n]
+	if err := b.read(pg, first, b.raw); err != nil {
+		return nil, err
 	}
 	b.pages[p] = pg
 	b.order = append(b.order, p)
 	return pg, nil
 }
 
-// read reads n raw entries starting at index first, uncached.
-func (b *BAT) read(first, n uint64) ([]uint64, error) {
-	buf := make([]byte, 8*n)
-	off := b.Offset + 8*int64(first)
-	if err := readAt(b.r, buf, off, "BAT"); err != nil {
-		return nil, err
+// read reads len(out) raw entries starting at index first into out,
+// uncached, through buf (at least 8*len(out) bytes).
+func (b *BAT) read(out []uint64, first uint64, buf []byte) error {
+	buf = buf[:8*len(out)]
+	if err := readAt(b.r, buf, b.Offset+8*int64(first), "BAT"); err != nil {
+		return err
 	}
-	out := make([]uint64, n)
 	for i := range out {
 		out[i] = le.Uint64(buf[8*i:])
 	}
-	return out, nil
+	return nil
 }
 
 // ReadEntries reads the raw little-endian entries [first, first+len(p)/8)
@@ -220,9 +228,15 @@ func (b *BAT) WalkRange(first, end uint64, fn func(BATEntry) error) error {
 	end = min(end, b.EntryCount)
 	period := b.ChunkRatio + 1
 	pos, chunk := first%period, first/period
+	var buf []byte
+	var entries []uint64
 	for ; first < end; first += batReadEntries {
-		raw, err := b.read(first, min(batReadEntries, end-first))
-		if err != nil {
+		n := min(batReadEntries, end-first)
+		if buf == nil {
+			buf, entries = make([]byte, 8*n), make([]uint64, n)
+		}
+		raw := entries[:n]
+		if err := b.read(raw, first, buf); err != nil {
 			return err
 		}
 		for j, v := range raw {

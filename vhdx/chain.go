@@ -38,7 +38,11 @@ type ChainError struct {
 }
 
 func (e *ChainError) Error() string {
-	return fmt.Sprintf("vhdx: %s -> %s: %s (%v)", e.Child, e.Parent, e.Msg, e.Err)
+	parent := e.Parent
+	if parent == "" {
+		parent = "its parent"
+	}
+	return fmt.Sprintf("vhdx: %s -> %s: %s (%v)", e.Child, parent, e.Msg, e.Err)
 }
 
 // Unwrap returns the sentinel error.

@@ -376,7 +376,7 @@ func (c *checker) bat() {
 	reserved := []struct {
 		name     string
 		off, end int64
-	}{{"header section", 0, headerAreaSize}, {"metadata region", m.Offset, m.Offset + m.Length}, {"BAT region", b.Offset, b.Offset + b.Length}}
+	}{{"header section", 0, headerAreaSize}, {"metadata region", m.Offset, fileEnd(uint64(m.Offset), uint64(m.Length))}, {"BAT region", b.Offset, fileEnd(uint64(b.Offset), uint64(b.Length))}}
 	if h := img.CurrentHeader(); h.LogLength > 0 {
 		reserved = append(reserved, struct {
 			name     string

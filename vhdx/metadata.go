@@ -82,7 +82,7 @@ type MetadataEntry struct {
 }
 
 func readMetadata(r io.ReaderAt, region RegionEntry, fileSize int64) *Metadata {
-	m := &Metadata{Offset: int64(region.FileOffset), Length: int64(region.Length), fileSize: fileSize}
+	m := &Metadata{Offset: fileEnd(region.FileOffset, 0), Length: int64(region.Length), fileSize: fileSize}
 	if region.Length < metadataTableSize {
 		m.Problem = fmt.Sprintf("region length %d is smaller than the 64 KiB table", region.Length)
 		return m

@@ -54,10 +54,16 @@ func parseParentLocator(b []byte, off int64) (*ParentLocator, error) {
 	if 20+12*int(p.KeyValueCount) > len(b) {
 		return p, errors.Join(append(errs, fmt.Errorf("%d key/value entries do not fit in %d bytes", p.KeyValueCount, len(b)))...)
 	}
+	// Texts that overlap could make a 1 MiB item decode to gigabytes; the
+	// texts of a well-formed locator fit in it side by side.
+	text := 0
 	for i := 0; i < int(p.KeyValueCount); i++ {
 		e := b[20+12*i:]
 		ko, vo := le.Uint32(e), le.Uint32(e[4:])
 		kl, vl := le.Uint16(e[8:]), le.Uint16(e[10:])
+		if text += int(kl) + int(vl); text > len(b) {
+			return p, errors.Join(append(errs, fmt.Errorf("the texts of entries 0 to %d total %d bytes, more than the %d-byte item holds", i, text, len(b)))...)
+		}
 		kv := KeyValue{Offset: off + 20 + 12*int64(i), KeyOffset: off + int64(ko), KeyLength: kl, ValueOffset: off + int64(vo), ValueLength: vl}
 		key, err := locatorText(b, ko, kl)
 		if err != nil {

@@ -102,14 +102,16 @@ func OpenWriter(f File, size int64) (*Writer, error) {
 	if err := writeRefusal(img); err != nil {
 		return nil, err
 	}
-	if img.Replay != nil {
-		if err := w.replay(img); err != nil {
-			return nil, err
-		}
-	}
+	// The structures of the image as replayed: replay grows the file no
+	// further (a log may claim any LastFileOffset).
 	end, err := w.usedEnd(img)
 	if err != nil {
 		return nil, err
+	}
+	if img.Replay != nil {
+		if err := w.replay(img, int64(roundUp(uint64(max(end, w.size)), mib))); err != nil {
+			return nil, err
+		}
 	}
 	w.end = int64(roundUp(uint64(max(end, w.size)), mib))
 	return w, nil
@@ -118,13 +120,15 @@ func OpenWriter(f File, size int64) (*Writer, error) {
 // replay writes the log's changes into the file: the header is updated
 // first (new FileWriteGuid, same log), then every replayed range is written
 // as it reads after the in-memory replay, the file is flushed, and the log
-// is marked empty.
-func (w *Writer) replay(img *Image) error {
+// is marked empty. The file grows to the replayed size but not beyond
+// limit, the end of the structures the replayed image uses: what a log
+// writes beyond them is unused space.
+func (w *Writer) replay(img *Image, limit int64) error {
 	if err := w.updateHeader(true, uuid.New(), w.hdr.DataWriteGUID, w.hdr.LogGUID); err != nil {
 		return err
 	}
 	w.modified = true
-	if fs := img.FileSize(); fs > w.size {
+	if fs := min(img.FileSize(), limit); fs > w.size {
 		if err := w.f.Truncate(fs); err != nil {
 			return w.fail(err)
 		}
@@ -132,7 +136,7 @@ func (w *Writer) replay(img *Image) error {
 	}
 	buf := make([]byte, min(mib, maxReplayChange(img.Replay)))
 	for _, c := range img.Replay.Changes {
-		end := c.Offset + c.Length
+		end := min(c.Offset+c.Length, w.size)
 		if c.Zero {
 			end = min(end, img.Size) // the file's extension reads zeros already
 		}
@@ -164,6 +168,7 @@ func maxReplayChange(r *Replay) int64 {
 // usedEnd returns the end of the last structure in the file: regions, log,
 // and every block the BAT marks present.
 func (w *Writer) usedEnd(img *Image) (int64, error) {
+	src := img.view // as replayed
 	end := fileEnd(img.CurrentHeader().LogOffset, uint64(img.CurrentHeader().LogLength))
 	for _, e := range img.Regions.Entries {
 		end = max(end, fileEnd(e.FileOffset, uint64(e.Length)))
@@ -173,7 +178,7 @@ func (w *Writer) usedEnd(img *Image) (int64, error) {
 	for first := uint64(0); first < w.batEntries; first += mib / 8 {
 		n := min(mib/8, w.batEntries-first)
 		p := buf[:8*n]
-		if err := readAt(w.f, p, w.batOffset+8*int64(first), "BAT"); err != nil {
+		if err := readAt(src, p, w.batOffset+8*int64(first), "BAT"); err != nil {
 			return 0, err
 		}
 		if isZero(p) {

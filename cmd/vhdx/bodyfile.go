@@ -56,7 +56,7 @@ func runBodyfile(s *session, stdout io.Writer, args []string) error {
 			}
 			return nil
 		}, func(p string, err error) error {
-			fmt.Fprintf(os.Stderr, "vhdx bodyfile: %v\n", err)
+			fmt.Fprintf(os.Stderr, "vhdx bodyfile: %s\n", escape(err.Error()))
 			failed = true
 			return nil
 		})

@@ -8,7 +8,6 @@ import (
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem/browse"
 	"github.com/vhdx-inspector/vhdx-inspector/partition"
-	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
 // volume is a browsable filesystem of a partition.
@@ -29,10 +28,7 @@ func (s *session) volumes(name string, part int) ([]volume, error) {
 	if err != nil {
 		return nil, err
 	}
-	sector := 512
-	if v, ok := img.Native().(*vhdx.Image); ok && v.Metadata.LogicalSectorSize != 0 {
-		sector = int(v.Metadata.LogicalSectorSize)
-	}
+	sector, _, _ := geometry(img)
 	table, err := partition.Read(disk, disk.Size(), sector)
 	if err != nil {
 		return nil, err

@@ -243,7 +243,7 @@ func printQCOW2(w io.Writer, q *report.QCOW2Info) {
 	p("autoclear features", "%#x", h.AutoclearFeatures)
 	for _, e := range q.Extensions {
 		if e.Type != 0 {
-			fmt.Fprintf(w, "\nHeader extension at %#x: %s (type %#08x, %d bytes)\n", e.Offset, e.Name, e.Type, e.Length)
+			fmt.Fprintf(w, "\nHeader extension at %#x: %s (type %#08x, %d bytes)\n", e.Offset, escape(e.Name), e.Type, e.Length)
 		}
 	}
 	for _, s := range q.Snapshots {

@@ -93,7 +93,7 @@ func runLs(s *session, stdout io.Writer, o lsOptions, args []string) error {
 	failed := false
 	for _, v := range vols {
 		if !o.json && len(vols) > 1 {
-			fmt.Fprintf(w, "partition %d (%s):\n", v.part, v.typ)
+			fmt.Fprintf(w, "partition %d (%s):\n", v.part, escape(v.typ))
 		}
 		emit := func(e filesystem.Entry) error {
 			if e.Deleted && !o.deleted {
@@ -121,7 +121,7 @@ func runLs(s *session, stdout io.Writer, o lsOptions, args []string) error {
 			err = emit(top)
 		case o.recursive:
 			err = filesystem.Walk(context.Background(), v.fsys, dir, emit, func(p string, err error) error {
-				fmt.Fprintf(os.Stderr, "vhdx ls: %v\n", err)
+				fmt.Fprintf(os.Stderr, "vhdx ls: %s\n", escape(err.Error()))
 				failed = true
 				return nil
 			})
@@ -163,12 +163,12 @@ func lsLine(w io.Writer, e filesystem.Entry) error {
 	if e.Deleted {
 		name += " (deleted)"
 	}
-	_, err := fmt.Fprintf(w, "%s %12d %s %10s %s\n", filesystem.ModeString(e)[2:], e.Size, mtime, e.ID, name)
+	_, err := fmt.Fprintf(w, "%s %12d %s %10s %s\n", filesystem.ModeString(e)[2:], e.Size, mtime, escape(e.ID), escape(name))
 	if err != nil {
 		return err
 	}
 	for _, st := range e.Streams {
-		if _, err := fmt.Fprintf(w, "%s %12d %s %10s %s:%s\n", filesystem.ModeString(e)[2:], st.Size, mtime, e.ID, e.Path, st.Name); err != nil {
+		if _, err := fmt.Fprintf(w, "%s %12d %s %10s %s:%s\n", filesystem.ModeString(e)[2:], st.Size, mtime, escape(e.ID), escape(e.Path), escape(st.Name)); err != nil {
 			return err
 		}
 	}

@@ -61,6 +61,10 @@ var commands = []command{
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: vhdx COMMAND [ARGS]\n\nCommands:")
 	for _, c := range commands {
+		if len(c.args) > 28 { // a long synopsis gets a line of its own
+			fmt.Fprintf(w, "  %-8s %s\n  %-8s %-28s %s\n", c.name, c.args, "", "", c.summary)
+			continue
+		}
 		fmt.Fprintf(w, "  %-8s %-28s %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'vhdx COMMAND --help' for a command's options.")

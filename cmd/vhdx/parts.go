@@ -46,6 +46,33 @@ type partJSON struct {
 	Filesystem *fsJSON `json:"filesystem"`
 	// FilesystemError says why the partition could not be probed.
 	FilesystemError string `json:"filesystem_error,omitempty"`
+	// LVM describes an LVM2 physical volume's volume group.
+	LVM *lvmJSON `json:"lvm,omitempty"`
+}
+
+type lvmJSON struct {
+	PVUUID         string   `json:"pv_uuid"`
+	VolumeGroup    string   `json:"volume_group"` // "" when no metadata copy is readable
+	ExtentSize     int64    `json:"extent_size"`
+	LogicalVolumes []lvJSON `json:"logical_volumes"`
+}
+
+type lvJSON struct {
+	Name     string `json:"name"`
+	Size     int64  `json:"size"`
+	Segments int    `json:"segments"`
+	// Extents place the LV on the disk (offsets from the start of the disk).
+	Extents    []lvExtentJSON `json:"extents"`
+	Filesystem *fsJSON        `json:"filesystem"`
+	Error      string         `json:"error,omitempty"` // why the LV cannot be read
+}
+
+type lvExtentJSON struct {
+	LVOffset   int64 `json:"lv_offset"`
+	Length     int64 `json:"length"`
+	DiskOffset int64 `json:"disk_offset"`
+	Stripe     int   `json:"stripe"`
+	Stripes    int   `json:"stripes"`
 }
 
 type fsJSON struct {
@@ -128,12 +155,62 @@ func describeParts(disk *vdisk.Disk, sectorSize int, blockSize int64) (*partsJSO
 			if info, err := filesystem.Probe(sec, sec.Size()); err != nil {
 				pj.FilesystemError = err.Error()
 			} else if info.Type != "" {
-				pj.Filesystem = &fsJSON{info.Type, info.Label, info.UUID, info.Size, info.BlockSize, info.Used, info.Version}
+				pj.Filesystem = fsOf(info)
+				if info.Type == filesystem.TypeLVM2 {
+					if pj.LVM, err = describeLVM(sec, p.Start, out); err != nil {
+						return nil, err
+					}
+				}
 			}
 		}
 		out.Partitions = append(out.Partitions, pj)
 	}
 	return out, nil
+}
+
+func fsOf(info *filesystem.Info) *fsJSON {
+	return &fsJSON{info.Type, info.Label, info.UUID, info.Size, info.BlockSize, info.Used, info.Version}
+}
+
+// describeLVM reads the LVM2 physical volume pv, which starts at start on
+// the disk, probes each logical volume it can read and adds its findings
+// (at disk offsets) to out.
+func describeLVM(pv *io.SectionReader, start int64, out *partsJSON) (*lvmJSON, error) {
+	l, err := partition.ReadLVM(pv, pv.Size())
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range l.Findings {
+		if f.Offset >= 0 {
+			f.Offset += start
+		}
+		out.Findings = append(out.Findings, f)
+	}
+	lj := &lvmJSON{PVUUID: l.PV.UUID, LogicalVolumes: []lvJSON{}}
+	if l.VG == nil {
+		return lj, nil
+	}
+	lj.VolumeGroup, lj.ExtentSize = l.VG.Name, l.VG.ExtentSize
+	for _, lv := range l.VG.LogicalVolumes {
+		v := lvJSON{Name: lv.Name, Size: lv.Size, Segments: len(lv.Segments), Extents: []lvExtentJSON{}}
+		r, err := l.Open(pv, lv)
+		if err != nil {
+			v.Error = err.Error()
+			lj.LogicalVolumes = append(lj.LogicalVolumes, v)
+			continue
+		}
+		ext, _ := l.Extents(lv) // Open succeeded: so does Extents
+		for _, e := range ext {
+			v.Extents = append(v.Extents, lvExtentJSON{e.LVOffset, e.Length, start + e.PVOffset, e.Stripe, e.Stripes})
+		}
+		if info, err := filesystem.Probe(r, r.Size()); err != nil {
+			v.Error = err.Error()
+		} else if info.Type != "" {
+			v.Filesystem = fsOf(info)
+		}
+		lj.LogicalVolumes = append(lj.LogicalVolumes, v)
+	}
+	return lj, nil
 }
 
 func printParts(w io.Writer, out *partsJSON) {
@@ -166,30 +243,69 @@ func printParts(w io.Writer, out *partsJSON) {
 			fmt.Fprintf(w, "  attributes: %s\n", strings.Join(p.Attributes, " "))
 		}
 		if p.Blocks != nil {
-			fmt.Fprintf(w, "  %s: %d-%d\n", out.BlockUnit, p.Blocks[0], p.Blocks[1])
+			if p.Blocks[0] == p.Blocks[1] {
+				fmt.Fprintf(w, "  %s: %d\n", out.BlockUnit, p.Blocks[0])
+			} else {
+				fmt.Fprintf(w, "  %s: %d-%d\n", out.BlockUnit, p.Blocks[0], p.Blocks[1])
+			}
 		}
-		switch fs := p.Filesystem; {
+		switch {
 		case p.FilesystemError != "":
-			fmt.Fprintf(w, "  filesystem: unreadable: %s\n", p.FilesystemError)
-		case fs != nil:
-			fmt.Fprintf(w, "  filesystem: %s", fs.Type)
-			if fs.Version != "" {
-				fmt.Fprintf(w, " %s", fs.Version)
-			}
-			fmt.Fprintf(w, ", label %q, UUID %s\n", fs.Label, fs.UUID)
-			fmt.Fprintf(w, "              size %s, blocks of %d bytes", size(uint64(fs.Size)), fs.BlockSize)
-			if fs.Used >= 0 {
-				fmt.Fprintf(w, ", used %s", size(uint64(fs.Used)))
-			}
-			fmt.Fprintln(w)
+			fmt.Fprintf(w, "  filesystem: unreadable: %s\n", escape(p.FilesystemError))
+		case p.Filesystem != nil:
+			printFS(w, "  ", p.Filesystem)
 		case !p.Extended:
 			fmt.Fprintln(w, "  filesystem: not recognised")
+		}
+		if l := p.LVM; l != nil {
+			printLVM(w, l)
 		}
 	}
 	if len(out.Findings) > 0 {
 		fmt.Fprintln(w, "\nFindings:")
 		for _, f := range out.Findings {
-			fmt.Fprintf(w, "  %-7s %s at %#x: %s [%s]\n", f.Severity, f.Structure, f.Offset, f.Message, f.Code)
+			fmt.Fprintf(w, "  %-7s %s at %#x: %s [%s]\n", f.Severity, escape(f.Structure), f.Offset, escape(f.Message), f.Code)
+		}
+	}
+}
+
+// printFS prints a filesystem's facts on two lines.
+func printFS(w io.Writer, indent string, fs *fsJSON) {
+	fmt.Fprintf(w, "%sfilesystem: %s", indent, fs.Type)
+	if fs.Version != "" {
+		fmt.Fprintf(w, " %s", fs.Version)
+	}
+	fmt.Fprintf(w, ", label %q, UUID %s\n", fs.Label, fs.UUID)
+	fmt.Fprintf(w, "%s            size %s, blocks of %d bytes", indent, size(uint64(fs.Size)), fs.BlockSize)
+	if fs.Used >= 0 {
+		fmt.Fprintf(w, ", used %s", size(uint64(fs.Used)))
+	}
+	fmt.Fprintln(w)
+}
+
+// printLVM prints a PV's volume group and its logical volumes.
+func printLVM(w io.Writer, l *lvmJSON) {
+	if l.VolumeGroup == "" {
+		fmt.Fprintln(w, "  LVM:        no readable volume group metadata on this PV")
+		return
+	}
+	fmt.Fprintf(w, "  LVM:        volume group %s, extents of %s\n", escape(l.VolumeGroup), size(uint64(l.ExtentSize)))
+	for _, lv := range l.LogicalVolumes {
+		fmt.Fprintf(w, "    LV %s: %s in %d segment(s)\n", escape(lv.Name), size(uint64(lv.Size)), lv.Segments)
+		for _, e := range lv.Extents {
+			fmt.Fprintf(w, "      LV bytes %#x+%#x at disk offset %#x", e.LVOffset, e.Length, e.DiskOffset)
+			if e.Stripes > 1 {
+				fmt.Fprintf(w, " (stripe %d of %d)", e.Stripe+1, e.Stripes)
+			}
+			fmt.Fprintln(w)
+		}
+		switch {
+		case lv.Error != "":
+			fmt.Fprintf(w, "      unreadable: %s\n", escape(lv.Error))
+		case lv.Filesystem != nil:
+			printFS(w, "      ", lv.Filesystem)
+		default:
+			fmt.Fprintln(w, "      filesystem: not recognised")
 		}
 	}
 }

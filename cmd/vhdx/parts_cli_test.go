@@ -39,14 +39,31 @@ type partPart struct {
 	Bootable    bool     `json:"bootable"`
 	Extended    bool     `json:"extended"`
 	Blocks      []int64  `json:"blocks"`
-	Filesystem  *struct {
-		Type      string `json:"type"`
-		Label     string `json:"label"`
-		UUID      string `json:"uuid"`
-		Size      int64  `json:"size"`
-		BlockSize int64  `json:"block_size"`
-		Used      int64  `json:"used"`
-	} `json:"filesystem"`
+	Filesystem  *fsOut   `json:"filesystem"`
+	LVM         *struct {
+		PVUUID         string `json:"pv_uuid"`
+		VolumeGroup    string `json:"volume_group"`
+		LogicalVolumes []struct {
+			Name       string `json:"name"`
+			Size       int64  `json:"size"`
+			Filesystem *fsOut `json:"filesystem"`
+			Error      string `json:"error"`
+			Extents    []struct {
+				LVOffset   int64 `json:"lv_offset"`
+				Length     int64 `json:"length"`
+				DiskOffset int64 `json:"disk_offset"`
+			} `json:"extents"`
+		} `json:"logical_volumes"`
+	} `json:"lvm"`
+}
+
+type fsOut struct {
+	Type      string `json:"type"`
+	Label     string `json:"label"`
+	UUID      string `json:"uuid"`
+	Size      int64  `json:"size"`
+	BlockSize int64  `json:"block_size"`
+	Used      int64  `json:"used"`
 }
 
 func partsJSONOf(t *testing.T, path string) partsOut {
@@ -268,8 +285,9 @@ const mib = 1 << 20
 
 // TestPartsMade partitions disks with sgdisk (GPT) and sfdisk (MBR with
 // logical partitions), puts a filesystem made by its own mkfs in each
-// partition, converts the disk to VHDX with qemu-img, and compares parts
-// --json on both the VHDX and the raw disk with sfdisk and blkid.
+// partition, converts the disk to VHDX and qcow2 with qemu-img, and
+// compares parts --json on the VHDX, the qcow2 and the raw disk with
+// sfdisk and blkid.
 func TestPartsMade(t *testing.T) {
 	disktest.Need(t, "sgdisk", "sfdisk", "blkid", "qemu-img")
 	gpt := disktest.Sparse(t, "gpt.img", 512*mib)
@@ -301,16 +319,84 @@ func TestPartsMade(t *testing.T) {
 
 	for _, raw := range []string{gpt, mbr} {
 		t.Run(filepath.Base(raw), func(t *testing.T) {
-			img := filepath.Join(t.TempDir(), "disk.vhdx")
-			disktest.Run(t, "qemu-img", "convert", "-f", "raw", "-O", "vhdx", "-o", "subformat=dynamic,block_size=8M", raw, img)
-			got := partsJSONOf(t, img)
+			vhdxImg := filepath.Join(t.TempDir(), "disk.vhdx")
+			disktest.Run(t, "qemu-img", "convert", "-f", "raw", "-O", "vhdx", "-o", "subformat=dynamic,block_size=8M", raw, vhdxImg)
+			got := partsJSONOf(t, vhdxImg)
 			checkPartsAgainstTools(t, got, raw, 8*mib)
 			for _, p := range got.Partitions {
 				if !p.Extended && p.Number != 4 && p.Filesystem == nil {
 					t.Errorf("partition %d: no filesystem found", p.Number)
 				}
 			}
+			qcowImg := filepath.Join(t.TempDir(), "disk.qcow2")
+			disktest.Run(t, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=64k", raw, qcowImg)
+			checkPartsAgainstTools(t, partsJSONOf(t, qcowImg), raw, 64<<10)
 			checkPartsAgainstTools(t, partsJSONOf(t, raw), raw, 0)
 		})
+	}
+}
+
+// TestPartsLVM puts an LVM2 physical volume (laid out as LVM does; see
+// disktest.BuildPV) in an MBR partition, with an ext4 filesystem in its
+// linear LV and a FAT one split across the two segments of another: parts
+// must find both, as blkid reads the images mkfs made.
+func TestPartsLVM(t *testing.T) {
+	disktest.Need(t, "sfdisk", "blkid")
+	raw := disktest.Sparse(t, "lvm.img", 64*mib)
+	disktest.RunInput(t, "label: dos\nstart=2048, size=65536, type=8e\n", "sfdisk", "-q", raw)
+	pvFile, _ := disktest.BuildPV(t)
+	place(t, raw, 1*mib, pvFile)
+	pv := int64(1*mib + disktest.PVPEStart) // disk offset of PV extent 0
+	ext := int64(disktest.PVExtent)
+	root := fsImage(t, 4*ext, "mkfs.ext4", "-q", "-F", "-L", "lvroot")
+	place(t, raw, pv, root)
+	// LV data: extents 0-1 on PV extents 10-11, extents 2-4 on PV extents 4-6.
+	data := fsImage(t, 5*ext, "mkfs.vfat", "-n", "LVDATA")
+	b, err := os.ReadFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, piece := range []struct{ lv, pv, n int64 }{{0, 10, 2}, {2, 4, 3}} {
+		f := filepath.Join(t.TempDir(), "piece")
+		if err := os.WriteFile(f, b[piece.lv*ext:(piece.lv+piece.n)*ext], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		place(t, raw, pv+piece.pv*ext, f)
+	}
+	got := partsJSONOf(t, raw)
+	if len(got.Partitions) != 1 || got.Partitions[0].LVM == nil {
+		t.Fatalf("%+v", got)
+	}
+	l := got.Partitions[0].LVM
+	if l.VolumeGroup != "testvg" || len(l.LogicalVolumes) != 4 || got.Partitions[0].Filesystem.Type != "lvm2" {
+		t.Fatalf("LVM %+v", l)
+	}
+	for name, img := range map[string]string{"root": root, "data": data} {
+		b := map[string]string{}
+		for _, tag := range []string{"LABEL", "UUID"} {
+			b[tag] = strings.TrimSpace(disktest.Run(t, "blkid", "-p", "-o", "value", "-s", tag, img))
+		}
+		var found bool
+		for _, lv := range l.LogicalVolumes {
+			if lv.Name != name {
+				continue
+			}
+			found = true
+			if lv.Filesystem == nil || lv.Filesystem.Label != b["LABEL"] || lv.Filesystem.UUID != b["UUID"] {
+				t.Errorf("LV %s: filesystem %+v (%s), blkid of the image %v", name, lv.Filesystem, lv.Error, b)
+			}
+		}
+		if !found {
+			t.Errorf("no LV %s", name)
+		}
+	}
+	if lv := l.LogicalVolumes[0]; len(lv.Extents) != 1 || lv.Extents[0].DiskOffset != pv {
+		t.Errorf("LV root extents %+v, want one at %d", lv.Extents, pv)
+	}
+	if lv := l.LogicalVolumes[3]; lv.Error == "" {
+		t.Errorf("the thin pool reads as %+v", lv)
+	}
+	if text := string(mustSucceed(t, "parts", raw)); !strings.Contains(text, "volume group testvg") || !strings.Contains(text, "LV root") {
+		t.Errorf("parts text lacks the volume group:\n%s", text)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/inodetree"
 )
 
 // Feature flags used by the reader.
@@ -51,8 +52,9 @@ type FS struct {
 	blockSize int64
 	// inodeTables holds each group's inode table byte offset.
 	inodeTables []int64
-	dirs        map[string]uint32 // directory path -> inode, resolved so far
 	cache       blockCache
+	// Tree gives the browsing methods (ReadDir, Stat, Open, Extents).
+	*inodetree.Tree[*Inode]
 }
 
 // Superblock returns the filesystem's superblock.
@@ -104,7 +106,8 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 	case sb.FeatureIncompat&incompatMetaBG != 0:
 		return nil, &filesystem.FormatError{Structure: "superblock", Offset: 1024 + 0x60, Err: filesystem.ErrUnknownType, Detail: "meta_bg group descriptors are not supported"}
 	}
-	fsys := &FS{r: r, size: size, sb: sb, blockSize: 1024 << sb.LogBlockSize, dirs: map[string]uint32{"/": rootInode}}
+	fsys := &FS{r: r, size: size, sb: sb, blockSize: 1024 << sb.LogBlockSize}
+	fsys.Tree = inodetree.New[*Inode](volume{fsys})
 	groups := (uint64(sb.InodesCount) + uint64(sb.InodesPerGroup) - 1) / uint64(sb.InodesPerGroup)
 	gdtOff := int64(sb.FirstDataBlock+1) * fsys.blockSize
 	gdtLen := int64(groups) * int64(sb.DescSize)

@@ -97,8 +97,8 @@ func (f *file) readRuns(p []byte, off int64) error {
 	return nil
 }
 
-// extents returns the file's written runs as filesystem byte ranges.
-func (f *file) extents() []filesystem.Extent {
+// Extents returns the file's written runs as filesystem byte ranges.
+func (f *file) Extents() []filesystem.Extent {
 	bs := f.fsys.blockSize
 	var out []filesystem.Extent
 	for _, r := range f.runs {

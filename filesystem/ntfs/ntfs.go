@@ -7,6 +7,7 @@
 package ntfs
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -38,7 +39,10 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 	ctx, err := filesystem.Guard(library, func() (*parser.NTFSContext, error) {
 		return parser.GetNTFSContext(lr, 0)
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, filesystem.ErrLibraryPanic):
+		return nil, err
+	case err != nil:
 		return nil, &filesystem.FormatError{Structure: "boot sector", Offset: 0, Err: filesystem.ErrCorrupt, Detail: err.Error()}
 	}
 	if rs := ctx.RecordSize; rs != 0 && (rs < 256 || rs > 65536) {

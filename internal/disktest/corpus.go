@@ -1,6 +1,7 @@
 package disktest
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"io"
@@ -75,9 +76,9 @@ func CorpusFacts(t testing.TB, name string) map[string]any {
 	return facts
 }
 
-// CorpusDisk decompresses a corpus image into a temporary folder and
-// returns its virtual disk (after log replay), skipping the test when the
-// corpus is absent.
+// CorpusDisk decompresses a corpus image into memory and returns its
+// virtual disk (after log replay), skipping the test when the corpus is
+// absent.
 func CorpusDisk(t testing.TB, name string) *vhdx.Disk {
 	t.Helper()
 	CorpusFacts(t, name)
@@ -90,16 +91,11 @@ func CorpusDisk(t testing.TB, name string) *vhdx.Disk {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Create(filepath.Join(t.TempDir(), "image.vhdx"))
+	b, err := io.ReadAll(zr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
-	size, err := io.Copy(f, zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := vhdx.Open(f, size)
+	img, err := vhdx.Open(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -183,3 +183,19 @@ func ExtentsSHA256(t testing.TB, img io.ReaderAt, base int64, extents []filesyst
 	fill(size - pos)
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// Command prepares a command (for callers that set its environment).
+func Command(name string, args ...string) *exec.Cmd { return exec.Command(name, args...) }
+
+// Output runs cmd and returns its standard output, failing the test with
+// its error output on error.
+func Output(t testing.TB, cmd *exec.Cmd) []byte {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, stderr.Bytes())
+	}
+	return out
+}

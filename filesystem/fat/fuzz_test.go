@@ -1,0 +1,41 @@
+package fat
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/fstest"
+)
+
+// FuzzFAT damages small FAT12 (mkfs.fat and mtools: a directory, a long
+// name, a deleted file) and exFAT (mkfs.exfat) images with a list of byte
+// edits (fstest.Damage) and browses them whole, deleted entries included.
+// The first byte of an input picks the image; the inputs that once failed
+// are kept as edit lists.
+func FuzzFAT(f *testing.F) {
+	fstest.Require(f, "mkfs.fat", "mcopy", "mmd", "mdel", "mkfs.exfat")
+	bases := [][]byte{
+		fstest.MakeSeed(f, 64<<10,
+			[]string{"mkfs.fat", "{dir}/img"},
+			[]string{"mmd", "-i", "{dir}/img", "::/Sub Dir"},
+			[]string{"mcopy", "-i", "{dir}/img", "/etc/hostname", "::/Sub Dir/Long Name.txt"},
+			[]string{"mcopy", "-i", "{dir}/img", "/etc/hostname", "::/GONE.TXT"},
+			[]string{"mdel", "-i", "{dir}/img", "::/GONE.TXT"}),
+		fstest.MakeSeed(f, 1<<20, []string{"mkfs.exfat", "-b", "4096", "{dir}/img"}),
+	}
+	f.Add([]byte{0})
+	f.Add([]byte{1})
+	f.Add([]byte{0, 0, 0, 0x0D, 0x00}) // sectors per cluster
+	fstest.AddCorpus(f, "../..", "FuzzFAT")
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) == 0 {
+			return
+		}
+		b := fstest.Damage(bases[int(in[0])%len(bases)], in[1:])
+		fsys, err := Open(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return
+		}
+		fstest.Exercise(fsys)
+	})
+}
