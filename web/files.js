@@ -150,8 +150,11 @@ export class FilesView {
     this.host.dataset.loading = 'true';
     this.showJob('Loading the filesystem module…');
     try {
+      const bootMs = await this.client.start();
+      this.host.dataset.moduleMs = bootMs.toFixed(1);
       this.attached = this.client.attach(this.image.size, this.image.sectorSize);
       const vols = await this.attached;
+      this.host.dataset.attachMs = (performance.now() - t0).toFixed(1);
       if (gen !== this.gen) return;
       this.volumes = vols;
       this.partSelect.textContent = '';

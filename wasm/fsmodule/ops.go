@@ -216,22 +216,54 @@ func guardedReadAt(v *volume, f filesystem.File, p []byte, off int64) (int, erro
 }
 
 // copyFile writes the size bytes that read gives to w in copyChunk
-// pieces, adding them to done and reporting progress against total.
+// pieces, adding them to done and reporting progress against total. The
+// next piece is read while the one before is written: the core worker then
+// reads the disk while this one hashes or sends.
 func copyFile(read func([]byte, int64) (int, error), size int64, w io.Writer, t *task, done *int64, total int64) error {
-	buf := make([]byte, min(copyChunk, size))
-	for off := int64(0); off < size; {
-		n, err := read(buf[:min(int64(len(buf)), size-off)], off)
-		if err != nil {
+	type piece struct {
+		b   []byte
+		err error
+	}
+	full := make(chan piece, 1)
+	free := make(chan []byte, 2)
+	for range 2 {
+		free <- make([]byte, min(copyChunk, size))
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(full)
+		for off := int64(0); off < size; {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-stop:
+				return
+			}
+			n, err := read(buf[:min(int64(len(buf)), size-off)], off)
+			if err == nil && n == 0 {
+				err = fmt.Errorf("the file ends at %d of %d bytes: %w", off, size, io.ErrUnexpectedEOF)
+			}
+			select {
+			case full <- piece{buf[:n], err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+			off += int64(n)
+		}
+	}()
+	for p := range full {
+		if p.err != nil {
+			return p.err
+		}
+		if _, err := w.Write(p.b); err != nil {
 			return err
 		}
-		if n == 0 {
-			return fmt.Errorf("the file ends at %d of %d bytes: %w", off, size, io.ErrUnexpectedEOF)
-		}
-		if _, err := w.Write(buf[:n]); err != nil {
-			return err
-		}
-		off += int64(n)
-		*done += int64(n)
+		*done += int64(len(p.b))
+		free <- p.b[:cap(p.b)]
 		if err := t.progress(*done, total); err != nil {
 			return err
 		}

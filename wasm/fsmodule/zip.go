@@ -68,7 +68,11 @@ func (m *module) saveZip(args []js.Value) (any, error) {
 				return err
 			}
 			res.Files++
-			return copyFile(func(p []byte, off int64) (int, error) { return readAt(f, p, off) }, f.Size(), z, t, &res.Bytes, 0)
+			// The pieces are read on another goroutine: guard them there.
+			read := func(p []byte, off int64) (int, error) {
+				return filesystem.Guard(v.typ, func() (int, error) { return readAt(f, p, off) })
+			}
+			return copyFile(read, f.Size(), z, t, &res.Bytes, 0)
 		}, func(p string, err error) error {
 			res.Skipped = append(res.Skipped, p)
 			return nil
