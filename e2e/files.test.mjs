@@ -211,6 +211,10 @@ for (const { name, skip } of browserList()) {
       assert.equal(got, want);
       await clickNow(page, '#files-extents a');
       await until(page, () => document.body.dataset.view === 'disk');
+      // The partition table's fields annotate the disk hex view: the second
+      // MBR entry's type byte (0x1ce + 4) says Linux, as sfdisk wrote it.
+      await goView(page, '#disk:0x1d2');
+      await until(page, () => /MBR entry 2 · type = 0x83/.test(document.querySelector('#view-disk .hex-side')?.textContent || ''));
       await goView(page, '#blocks');
       assert.ok(await page.$('#block-bands li[data-band=mark]'), 'the file is marked on the block map');
       const bands = await page.$$eval('#block-bands li', (l) => l.map((x) => x.dataset.band));
