@@ -36,6 +36,7 @@ const state = {
   fields: null,
   fieldsEnd: null,
   parts: null, // engine.partitions() of the disk shown, with .index (fieldIndex)
+  partsPromise: null, // the same while it is read
   view: 'overview',
   filters: new Set(['error', 'warning', 'info']),
   blockInfo: new Map(),
@@ -148,6 +149,7 @@ const filesView = new FilesView($('view-files'), {
   },
   onMessage: (t) => status(t),
   sectorOwner: (off) => engine.sectorOwner(off),
+  partitions: () => state.partsPromise,
 });
 inspector.filesView = filesView;
 
@@ -180,7 +182,8 @@ function renderOverviewView() {
 async function readPartitions(gen) {
   if (!engine.has('partitions')) return;
   try {
-    const parts = await engine.json('partitions');
+    state.partsPromise = engine.json('partitions');
+    const parts = await state.partsPromise;
     if (gen !== state.gen) return;
     parts.index = fieldIndex(parts.fields || []);
     state.parts = parts;
@@ -534,6 +537,7 @@ function resetImage() {
   delete body.dataset.checked;
   state.fields = null;
   state.parts = null;
+  state.partsPromise = null;
   delete body.dataset.parts;
   filesView.clear();
   state.blockInfo.clear();
@@ -673,13 +677,13 @@ function showImage(info, gen, t0) {
   }
   exporter.setImage(info, top, chain);
   if (!diskError) {
+    readPartitions(gen);
     filesView.setImage({
       size: s.virtual_size,
       sectorSize: s.logical_sector_size || 512,
       blockSize: s.payload_blocks && info.structures && info.structures.bat ? s.block_size : 0,
       chain: !!(chain && chain.complete),
     });
-    readPartitions(gen);
   } else {
     markTab('files', 'the virtual disk cannot be read');
   }

@@ -51,7 +51,7 @@ function saveMode() {
 export class FilesView {
   /**
    * @param {HTMLElement} host
-   * @param {{engine, setMarks(marks, label), onMessage(text), sectorOwner?(offset)}} opts
+   * @param {{engine, setMarks(marks, label), partitions?(): Promise, onMessage(text), sectorOwner?(offset)}} opts
    */
   constructor(host, opts) {
     this.host = host;
@@ -153,7 +153,7 @@ export class FilesView {
       const bootMs = await this.client.start();
       this.host.dataset.moduleMs = bootMs.toFixed(1);
       this.attached = this.client.attach(this.image.size, this.image.sectorSize);
-      const vols = await this.attached;
+      const vols = await this.volumesOf(await this.attached);
       this.host.dataset.attachMs = (performance.now() - t0).toFixed(1);
       if (gen !== this.gen) return;
       this.volumes = vols;
@@ -184,6 +184,21 @@ export class FilesView {
         this.hideJob();
       }
     }
+  }
+
+  /**
+   * The partitions with their filesystems and whether they can be browsed:
+   * the core engine has probed them (opts.partitions), else the module does.
+   */
+  async volumesOf({ partitions, types }) {
+    const core = await Promise.resolve(this.opts.partitions?.()).catch(() => null);
+    if (!core) return this.client.json('volumes');
+    const probed = new Map(core.partitions.map((p) => [p.number, p]));
+    return partitions.map((v) => {
+      const p = probed.get(v.number) || {};
+      const filesystem = p.filesystem || null;
+      return { ...v, filesystem, error: p.filesystem_error, browsable: !!filesystem && types.includes(filesystem.type) };
+    });
   }
 
   /** Opens partition n's filesystem at its root. */

@@ -65,8 +65,8 @@ export class FilesClient extends EventTarget {
 
   /**
    * Connects the module to the disk the core engine has open (size bytes,
-   * sectors of sectorSize): resolves to the partitions with their
-   * filesystems.
+   * sectors of sectorSize): resolves to {partitions, types} (see
+   * wasm/README.md).
    */
   async attach(size, sectorSize) {
     await this.start();

@@ -22,6 +22,9 @@ const (
 	// directRead is the read size from which the cache is bypassed: large
 	// reads are file data read once, in order.
 	directRead = 1 << 20
+	// readAhead is the fewest chunks a miss fetches: metadata lies close
+	// together, and each request is a round trip to the core worker.
+	readAhead = 4
 )
 
 // remoteDisk is the virtual disk, read through a JavaScript function
@@ -107,9 +110,11 @@ func (d *remoteDisk) readCached(p []byte, off int64) error {
 	for i := first; i <= last; {
 		e, ok := d.chunks[i]
 		if !ok {
-			// Fetch the run of missing chunks starting here in one request.
+			// Fetch the run of missing chunks starting here in one
+			// request, at least readAhead of them, up to the disk's end.
 			j := i + 1
-			for j <= last && d.chunks[j] == nil && (j-i+1)*chunkSize <= maxFetch {
+			end := min(max(last+1, i+readAhead), (d.size+chunkSize-1)/chunkSize)
+			for j < end && d.chunks[j] == nil && (j-i+1)*chunkSize <= maxFetch {
 				j++
 			}
 			if err := d.load(i, j); err != nil {

@@ -67,7 +67,10 @@ func main() {
 }
 
 // attach(read, size, sectorSize) reads the partition table of a new disk
-// and forgets the filesystems of the one before.
+// and forgets the filesystems of the one before. It resolves to
+// {partitions, types}: the partitions without probing them (volumes()
+// probes; the page has the core engine's probes) and the filesystem types
+// this module browses.
 func (m *module) attach(args []js.Value) (any, error) {
 	read, size, sector := jsutil.Arg(args, 0), jsutil.Arg(args, 1), jsutil.Arg(args, 2)
 	if read.Type() != js.TypeFunction || size.Type() != js.TypeNumber {
@@ -87,7 +90,17 @@ func (m *module) attach(args []js.Value) (any, error) {
 		m.table = nil
 		return nil, err
 	}
-	return m.describe()
+	parts, err := m.describe(false)
+	if err != nil {
+		return nil, err
+	}
+	return jsonString(attachJSON{parts, browse.Types})
+}
+
+// attachJSON is what attach resolves to.
+type attachJSON struct {
+	Partitions []volumeJSON `json:"partitions"`
+	Types      []string     `json:"types"`
 }
 
 func (m *module) listVolumes([]js.Value) (any, error) {
@@ -96,7 +109,11 @@ func (m *module) listVolumes([]js.Value) (any, error) {
 	if m.table == nil {
 		return nil, errors.New("no disk is attached")
 	}
-	return m.describe()
+	vols, err := m.describe(true)
+	if err != nil {
+		return nil, err
+	}
+	return jsonString(vols)
 }
 
 // volumeJSON describes a partition in volumes().
@@ -106,19 +123,24 @@ type volumeJSON struct {
 	Length    int64            `json:"length"`
 	TypeName  string           `json:"type_name"`
 	Name      string           `json:"name,omitempty"`
-	Info      *filesystem.Info `json:"filesystem"`
+	Info      *filesystem.Info `json:"filesystem,omitempty"`
 	Browsable bool             `json:"browsable"`
 	Error     string           `json:"error,omitempty"`
 }
 
-// describe lists the partitions with their probed filesystems; m.mu held.
-func (m *module) describe() (any, error) {
+// describe lists the partitions, with their filesystems when probe is
+// set; m.mu held.
+func (m *module) describe(probe bool) ([]volumeJSON, error) {
 	out := []volumeJSON{}
 	for _, p := range m.table.Partitions {
 		if p.Extended {
 			continue
 		}
 		v := volumeJSON{Number: p.Number, Start: p.Start, Length: p.Length, TypeName: p.TypeName, Name: p.Name}
+		if !probe {
+			out = append(out, v)
+			continue
+		}
 		sec := m.table.Section(m.disk, p)
 		info, err := filesystem.Guard("probe", func() (*filesystem.Info, error) { return filesystem.Probe(sec, sec.Size()) })
 		switch {
@@ -132,7 +154,7 @@ func (m *module) describe() (any, error) {
 		}
 		out = append(out, v)
 	}
-	return jsonString(out)
+	return out, nil
 }
 
 // volume returns the filesystem of partition args[0], opening it on first
