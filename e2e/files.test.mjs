@@ -252,6 +252,12 @@ for (const { name, skip } of browserList()) {
       assert.ok(await page.$eval('#files-msg', (e) => !e.hidden && e.textContent.length > 0));
       await pickPartition(page, 2);
       assert.ok((await rowNames(page)).includes('big.bin'));
+      // The module's worker dies (as after a crash of the Go runtime): the
+      // error is shown and the next folder opened starts a fresh one.
+      await page.evaluate(() => window.vhdxInspector.filesView.client.fail('the filesystem module crashed (test)'));
+      assert.match(await page.$eval('#files-msg', (e) => e.textContent), /crashed \(test\).*restarted/);
+      await page.evaluate(() => window.vhdxInspector.filesView.openDir('/docs'));
+      await listed(page, '/docs');
       await goView(page, '#overview');
       assert.ok(await page.$('#overview-parts'));
       assert.deepEqual(errors, []);

@@ -58,8 +58,9 @@ export class FilesView {
     this.opts = opts;
     this.client = new FilesClient(opts.engine);
     this.client.addEventListener('fatal', (e) => {
+      // The next call starts a fresh module and attaches the disk again.
       this.attached = null;
-      this.error(`${e.detail}. Open the folder again to continue.`);
+      this.error(`${e.detail}. The filesystem module was restarted: pick a folder to go on.`);
     });
     this.gen = 0;
     this.image = null;
@@ -254,13 +255,20 @@ export class FilesView {
 
   // ---- listing -----------------------------------------------------------------
 
+  /** Attaches the disk to the module again after it was restarted. */
+  reattach() {
+    if (!this.attached) this.attached = this.client.attach(this.image.size, this.image.sectorSize);
+    return this.attached;
+  }
+
   /** Lists directory path. */
   async openDir(path, selectName = null) {
     const gen = this.gen;
     const part = this.part;
-    this.hideMessage();
     let entries;
     try {
+      await this.reattach();
+      this.hideMessage();
       entries = await this.client.json('readDir', part, path);
     } catch (err) {
       if (gen === this.gen) this.error(`${path}: ${err.message}`);
