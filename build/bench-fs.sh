@@ -6,7 +6,9 @@
 # mkntfs and filled through an ntfs-3g FUSE mount (ntfscp starts one
 # process per file and would take hours; without FUSE the NTFS half is
 # skipped with a message). Prints the best of BENCH_RUNS wall-clock times
-# and the ratio ours/fls (target <= 1.0). Everything lives in /dev/shm.
+# and CPU times (user + system) and the ratios ours/fls (target <= 1.0);
+# on a shared machine the CPU ratio is the steadier. Everything lives in
+# /dev/shm.
 #   VHDX=path/to/vhdx (default bin/vhdx)   BENCH_FILES=100000   BENCH_RUNS=3
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +23,7 @@ if [[ ! -x $vhdx ]]; then
 	echo "bench-fs.sh: $vhdx not found: run 'make build' first" >&2
 	exit 1
 fi
-for tool in fls mkfs.ext4 mkntfs; do
+for tool in fls mkfs.ext4 mkntfs /usr/bin/time; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		echo "bench-fs.sh: $tool not found: run build/setup.sh" >&2
 		exit 1
@@ -51,25 +53,28 @@ make_tree() {
 	done
 }
 
-# best_ns CMD...: the best wall time of $runs runs of CMD (output discarded).
-best_ns() {
-	local best=0 t0 t1 i
+# best CMD...: the best wall and CPU (user + system) times, in seconds, of
+# $runs runs of CMD (output discarded).
+best() {
+	local i out wall=0 cpu=0
 	for ((i = 0; i < runs; i++)); do
-		t0=$(date +%s%N)
-		"$@" >/dev/null
-		t1=$(date +%s%N)
-		if ((best == 0 || t1 - t0 < best)); then best=$((t1 - t0)); fi
+		out=$(/usr/bin/time -f '%e %U %S' "$@" 2>&1 >/dev/null | tail -n 1)
+		read -r wall cpu <<<"$(awk -v o="$out" -v w="$wall" -v c="$cpu" 'BEGIN {
+			split(o, f, " "); nw = f[1]; nc = f[2] + f[3]
+			if (w == 0 || nw < w) w = nw; if (c == 0 || nc < c) c = nc; print w, c }')"
 	done
-	echo "$best"
+	echo "$wall $cpu"
 }
 
 report() { # LABEL IMAGE
-	local n t_ours t_fls
+	local n ours theirs
 	n=$("$vhdx" ls -r --deleted "$2" 0 / | wc -l)
-	t_ours=$(best_ns "$vhdx" ls -r --deleted "$2" 0 /)
-	t_fls=$(best_ns fls -r "$2")
-	awk -v l="$1" -v n="$n" -v a="$t_ours" -v b="$t_fls" 'BEGIN {
-		printf "%-5s %7d entries   vhdx ls -r %7.3f s   fls -r %7.3f s   ratio %.2f\n", l, n, a / 1e9, b / 1e9, a / b }'
+	ours=$(best "$vhdx" ls -r --deleted "$2" 0 /)
+	theirs=$(best fls -r "$2")
+	awk -v l="$1" -v n="$n" -v a="$ours" -v b="$theirs" 'BEGIN {
+		split(a, x, " "); split(b, y, " ")
+		printf "%-5s %7d entries   vhdx ls -r %6.2f s (cpu %5.2f s)   fls -r %6.2f s (cpu %5.2f s)   ratio %.2f (cpu %.2f)\n",
+			l, n, x[1], x[2], y[1], y[2], x[1] / y[1], x[2] / y[2] }'
 }
 
 echo "bench-fs.sh: making $files files" >&2

@@ -3,8 +3,7 @@
 # writing to /dev/shm: a fully allocated image of random data (plain
 # clusters), then the same amount of compressible data compressed with
 # zlib and with zstd; then the time and peak RSS of opening a 64 TiB image
-# and listing its fields. Our reader is qcow2/internal/qcow2cat (the CLI
-# does not read qcow2 yet), built here.
+# and describing it (`vhdx info --json`). Our reader is `vhdx cat`, built here.
 #   BENCH_SIZE_MIB=512   BENCH_RUNS=3
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,11 +26,11 @@ fi
 
 work=$(mktemp -d /dev/shm/qcow2-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-cat=$work/qcow2cat
-go build -o "$cat" ./qcow2/internal/qcow2cat
+vhdx=$work/vhdx
+go build -o "$vhdx" ./cmd/vhdx
 bytes=$((size_mib * 1024 * 1024))
 
-ours() { "$cat" "$1" >"$2"; }
+ours() { "$vhdx" cat "$1" >"$2"; }
 qemu() { qemu-img convert -f qcow2 -O raw "$1" "$2"; }
 
 # best_ns FUNC IN OUT: the best wall time of $runs runs, in nanoseconds.
@@ -59,7 +58,7 @@ bench_image() { # LABEL IMAGE TARGET
 	fi
 	rm -f "$work/ours.raw" "$work/qemu.raw"
 	echo "$label, $size_mib MiB, best of $runs:"
-	printf '  %-18s %6s MB/s\n' "qcow2cat" "$(mbps "$t_ours")" "qemu-img convert" "$(mbps "$t_qemu")"
+	printf '  %-18s %6s MB/s\n' "vhdx cat" "$(mbps "$t_ours")" "qemu-img convert" "$(mbps "$t_qemu")"
 	awk -v a="$t_ours" -v b="$t_qemu" -v t="$target" \
 		'BEGIN { printf "  time ours/qemu %.2f (target <= %s)\n", a / b, t }'
 }
@@ -81,14 +80,14 @@ done
 rm -f "$work/text.raw"
 
 echo
-echo "open and list the fields of a 64 TiB qcow2 with a few writes, best of $runs:"
+echo "vhdx info --json of a 64 TiB qcow2 with a few writes, best of $runs:"
 qemu-img create -q -f qcow2 "$work/x.qcow2" 64T
 qemu-io -f qcow2 -c "write -P 1 0 64k" -c "write -P 2 32T 64k" "$work/x.qcow2" >/dev/null
 best=0
 peak_kb=0
 for ((i = 0; i < runs; i++)); do
 	t0=$(date +%s%N)
-	/usr/bin/time -v -o "$work/time.txt" "$cat" -info "$work/x.qcow2" >/dev/null
+	/usr/bin/time -v -o "$work/time.txt" "$vhdx" info --json "$work/x.qcow2" >/dev/null
 	t1=$(date +%s%N)
 	if ((best == 0 || t1 - t0 < best)); then best=$((t1 - t0)); fi
 	kb=$(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$work/time.txt")

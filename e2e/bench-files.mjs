@@ -1,11 +1,12 @@
 // Times the Files view (make bench-browser): the first listing after the
 // click (the filesystem module fetched, then from the service worker's
-// cache) and the SHA-256 of a 1 GiB file inside the disk, in MB/s and
-// against sha256sum of the same bytes, in each browser of e2e/browsers.mjs.
+// cache), a directory of 100,000 entries (listed, then scrolled through),
+// and the SHA-256 of a 1 GiB file inside the disk, in MB/s and against
+// sha256sum of the same bytes, in each browser of e2e/browsers.mjs.
 //
 //   node e2e/bench-files.mjs   (BENCH_FILE_MIB=1024 sets the file's size)
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DIST } from './helpers.mjs';
@@ -13,6 +14,7 @@ import { browserList, launchBrowser, openPage, dropFiles, until, goView } from '
 import { startServer } from '../build/serve.mjs';
 
 const MIB = Number(process.env.BENCH_FILE_MIB || 1024);
+const ENTRIES = 100000;
 const TMP = mkdtempSync(join(tmpdir(), 'vhdx-bench-files-'));
 const run = (cmd, args) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
 
@@ -21,6 +23,8 @@ try {
   mkdirSync(tree);
   const big = join(tree, 'big.bin');
   run('sh', ['-c', `head -c ${MIB}M /dev/urandom > ${big}`]);
+  mkdirSync(join(tree, 'many'));
+  for (let i = 0; i < ENTRIES; i++) writeFileSync(join(tree, 'many', `entry-${String(i).padStart(6, '0')}`), '');
   const fsImg = join(TMP, 'fs.img');
   run('truncate', ['-s', `${MIB + 64}M`, fsImg]);
   run('mkfs.ext4', ['-q', '-F', '-d', tree, fsImg]);
@@ -53,6 +57,26 @@ try {
         page = p.page;
       }
       console.log(`${name}: Files view first listing after the click: ${times[0].toFixed(0)} ms (module fetched), ${times[1].toFixed(0)} ms (from cache); target < 500 ms`);
+      const big = await page.evaluate(async () => {
+        const fv = window.vhdxInspector.filesView;
+        let t = performance.now();
+        await fv.openDir('/many');
+        const listMs = performance.now() - t;
+        // Scroll through the listing in 50 jumps, each drawn in its own frame.
+        const frames = [];
+        for (let k = 1; k <= 50; k++) {
+          t = performance.now();
+          fv.list.scrollTop = (k / 50) * fv.list.scrollHeight;
+          fv.renderRows();
+          await new Promise((r) => requestAnimationFrame(() => r()));
+          frames.push(performance.now() - t);
+        }
+        frames.sort((a, b) => a - b);
+        const rows = fv.rows.children.length;
+        await fv.openDir('/');
+        return { listMs, median: frames[25], worst: frames[49], rows };
+      });
+      console.log(`${name}: a directory of ${ENTRIES} entries: listed in ${big.listMs.toFixed(0)} ms; scrolling: median ${big.median.toFixed(1)} ms, worst ${big.worst.toFixed(1)} ms a frame (${big.rows} rows drawn)`);
       await page.evaluate(() => {
         const fv = window.vhdxInspector.filesView;
         fv.select(fv.entries.findIndex((e) => e.name === 'big.bin'));

@@ -8,7 +8,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DIST, ensureScreenshotDir } from './helpers.mjs';
@@ -111,6 +111,20 @@ for (const { name, skip } of browserList()) {
               assert.ok(o.scrollWidth <= o.width, `${label} ${view}: the page scrolls sideways (${o.scrollWidth} > ${o.width})`);
               await page.screenshot({ path: join(dir, `${name}-${scheme}-${size[0]}x${size[1]}-${view}.png`) });
             }
+            // Tab order follows the visual order: a stop never goes back up unless it moves right (the next card of a row).
+            await showView(page, 'overview');
+            await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
+            const stops = [];
+            for (let i = 0; i < 14; i++) {
+              await page.keyboard.press('Tab');
+              const r = await page.evaluate(() => { const e = document.activeElement; if (!e || e === document.body) return null; const b = e.getBoundingClientRect(); return { id: e.id || e.textContent.trim().slice(0, 24), top: b.top + (document.getElementById('view-overview').scrollTop || 0) + window.scrollY, left: b.left }; });
+              if (!r || stops.some((x) => x.id === r.id)) break; // round the page once
+              stops.push(r);
+            }
+            for (let i = 1; i < stops.length; i++) {
+              const [a, b] = [stops[i - 1], stops[i]];
+              assert.ok(b.top >= a.top - 2 || b.left > a.left + 2, `${label}: tab goes from “${a.id}” back up to “${b.id}”`);
+            }
             // Bytes per hex row: 8 on a phone, more where they fit.
             await showView(page, 'hex-file');
             const cols = Number(await page.$eval('#view-hex-file .hex', (e) => e.dataset.cols));
@@ -125,6 +139,102 @@ for (const { name, skip } of browserList()) {
           if (b !== browser) await b.close();
         }
       }
+    });
+
+    test('says what is true, plainly: disk types, exact sizes, one range wording, escaped strings, the file to drop after a reload, layer colours apart from states', async () => {
+      // Disk types as qemu made them: a dynamic disk with every block written stays dynamic.
+      const full = join(TMP, `full-${name}.vhdx`);
+      const fixed = join(TMP, `fixed-${name}.vhdx`);
+      execFileSync('qemu-img', ['create', '-q', '-f', 'vhdx', '-o', 'subformat=dynamic,block_size=1M', full, '4M']);
+      execFileSync('qemu-io', ['-c', 'write -P 0x77 0 4M', full], { stdio: 'ignore' });
+      execFileSync('qemu-img', ['create', '-q', '-f', 'vhdx', '-o', 'subformat=fixed,block_size=1M', fixed, '4M']);
+      // A creator with an escape sequence in it.
+      const evil = join(TMP, `evil-${name}.vhdx`);
+      copyFileSync(small, evil);
+      const fd = openSync(evil, 'r+');
+      writeSync(fd, Buffer.from('QEMU\u001b[31m\u202eX\0', 'utf16le'), 0, undefined, 8);
+      closeSync(fd);
+
+      const { page, context, errors } = await openPage(browser, server.url, { width: 1280, height: 800 });
+      const dd = (key) => page.$eval(`#overview-disk [data-field=${key}]`, (e) => e.textContent.trim());
+      // (qemu's fixed disk leaves its blocks allocated but marks them zero.)
+      for (const [path, type, present] of [[full, 'dynamic', '4'], [fixed, 'fixed', '0']]) {
+        await dropFiles(page, path);
+        await until(page, (n) => document.querySelector('#file-info .name')?.textContent === n && document.body.dataset.counted === 'true', path.split('/').pop());
+        assert.equal(await dd('disk_type'), type, `${path}: disk type`);
+        assert.equal(await page.$eval('#overview-blocks tr[data-state=fully_present] td.num', (e) => e.textContent), present);
+      }
+      await dropFiles(page, evil);
+      await until(page, () => document.querySelector('#file-info .name')?.textContent.startsWith('evil') && document.body.dataset.checked === 'true');
+      const creator = await dd('creator');
+      assert.equal(creator, 'QEMU\\x1b[31m\\u202eX', 'control characters are shown as escapes');
+      assert.equal(await dd('virtual_size'), '64 MiB (67,108,864 bytes)');
+
+      // The hex toolbar: sizes exactly, a selection's last byte included and said so.
+      await showView(page, 'hex-file');
+      const size = statSync(evil).size;
+      assert.match(await page.$eval('#view-hex-file .sel-info', (e) => e.textContent), new RegExp(`file of .* \\(${size.toLocaleString('en-US')} bytes\\)$`));
+      await page.focus('#view-hex-file .hex');
+      await page.keyboard.down('Shift');
+      for (let i = 1; i <= 3; i++) {
+        await page.keyboard.press('ArrowRight');
+        await until(page, (n) => document.querySelector('#view-hex-file .sel-info').textContent.includes(`(${n} bytes)`), i + 1);
+      }
+      await page.keyboard.up('Shift');
+      assert.equal(await page.$eval('#view-hex-file .sel-info', (e) => e.textContent), 'selected 0x0–0x3 inclusive (4 bytes)');
+
+      // A reload keeps the place and says which file to drop to get back.
+      await page.evaluate(() => { location.hash = '#disk:lba=2048'; });
+      await page.reload();
+      await page.waitForSelector('#return-hint:not([hidden])');
+      assert.match(await page.$eval('#return-hint', (e) => e.textContent), /^Drop evil-.*\.vhdx again to return to disk:lba=2048/);
+
+      // Layer colours: far from every state colour; neighbouring layers differ in lightness.
+      const colours = await page.evaluate(() => {
+        const v = (n) => getComputedStyle(document.documentElement).getPropertyValue(n).trim();
+        return {
+          layers: Array.from({ length: 8 }, (_, i) => v(`--layer-${i}`)),
+          states: ['fully-present', 'partially-present', 'zero', 'unmapped', 'undefined', 'not-present', 'invalid', 'pending'].map((s) => v(`--st-${s}`)),
+        };
+      });
+      const rgb = (c) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16));
+      const lum = (c) => rgb(c).reduce((s, x, i) => s + [0.2126, 0.7152, 0.0722][i] * (x / 255) ** 2.2, 0);
+      for (const l of colours.layers) {
+        for (const st of colours.states) {
+          const d = Math.hypot(...rgb(l).map((x, i) => x - rgb(st)[i]));
+          assert.ok(d >= 60, `layer colour ${l} is too near the state colour ${st} (${d.toFixed(0)})`);
+        }
+      }
+      for (let i = 1; i < colours.layers.length; i++) {
+        assert.ok(Math.abs(lum(colours.layers[i]) - lum(colours.layers[i - 1])) >= 0.08, `layers ${i - 1} and ${i} differ too little in lightness`);
+      }
+      assert.deepEqual(errors, []);
+      await context.close();
+    });
+
+    test('a damaged header: the page header says so and names the copy in use; the copies compare field by field and byte by byte', async () => {
+      const dmg = join(TMP, `damaged-${name}.vhdx`);
+      copyFileSync(small, dmg);
+      const fd = openSync(dmg, 'r+');
+      writeSync(fd, Buffer.from([0xff]), 0, 1, 0x10000 + 8); // header 1's sequence number: its checksum then fails
+      closeSync(fd);
+      const { page, context, errors } = await openPage(browser, server.url, { width: 1280, height: 800 });
+      await dropFiles(page, dmg);
+      await until(page, () => document.body.dataset.checked === 'true');
+      // Which copy qemu-img itself reads is not asked: it must still read the disk, and we say it is not affected.
+      execFileSync('qemu-img', ['check', '-q', dmg]);
+      assert.equal(await page.$eval('#damage-badge', (e) => e.textContent), 'Header 1 is damaged · using header 2 and region table 1');
+      assert.match(await page.$eval('#overview-damage', (e) => e.textContent), /the virtual disk is not affected/);
+      await goView(page, '#structures:header-1');
+      await page.waitForSelector('#compare-header .diff-run');
+      const differs = await page.$$eval('#compare-header tr.differs', (trs) => trs.map((tr) => tr.dataset.field));
+      assert.ok(differs.includes('checksum') && differs.includes('sequence number'), `fields that differ: ${differs}`);
+      await page.click('#compare-header .diff-run button');
+      const run = await until(page, () => document.body.dataset.view === 'hex-file' && /^#hex-file:0x1000[0-9a-f]\+0x[0-9a-f]+$/.test(location.hash) && location.hash);
+      const marked = Number.parseInt(run.split('+')[1], 16);
+      await until(page, (n) => document.querySelectorAll('#view-hex-file .hx-b.m').length === n, marked);
+      assert.deepEqual(errors, []);
+      await context.close();
     });
 
     test('validation shows its progress, can be cancelled and run again; findings worst first, then by offset', async () => {

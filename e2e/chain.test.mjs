@@ -8,8 +8,9 @@
 //   base.vhdx   blocks 0–7 written
 //   mid.avhdx   blocks 1 and 4, and the first sector of block 3
 //   top.avhdx   blocks 2 and 6, and the first sector of block 0
-// so that, by the newest layer storing data in a block, blocks 0, 2, 6 show
-// top (layer 0), 1, 3, 4 mid (layer 1), 5, 7 base (layer 2), 8–63 none.
+// so that blocks 2, 6 are read wholly from top (layer 0), 1, 4 from mid
+// (layer 1), 5, 7 from base (layer 2), 0 and 3 are mixed (a sector of top or
+// mid, the rest of base), and 8–63 hold no data.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -34,9 +35,9 @@ if (SKIP) console.log(`# chain tests skipped: ${SKIP}`);
 const TMP = mkdtempSync(join(tmpdir(), 'vhdx-e2e-chain-'));
 const P = { base: join(TMP, 'base.vhdx'), mid: join(TMP, 'mid.avhdx'), top: join(TMP, 'top.avhdx'), junk: join(TMP, 'notes.txt') };
 
-/** Expected layer of the newest data in each block (-1: none). */
-const BLOCK_LAYER = { 0: 0, 1: 1, 2: 0, 3: 1, 4: 1, 5: 2, 6: 0, 7: 2, 8: -1, 40: -1, 63: -1 };
-const LAYER_COUNTS = [3, 3, 2, 56]; // top, mid, base, no data
+/** Expected layer of each block (-1: none, 'mixed': several). */
+const BLOCK_LAYER = { 0: 'mixed', 1: 1, 2: 0, 3: 'mixed', 4: 1, 5: 2, 6: 0, 7: 2, 8: -1, 40: -1, 63: -1 };
+const LAYER_COUNTS = [2, 2, 2, 2, 56]; // top, mid, base, mixed, no data
 /** Virtual offsets and the layer that supplies them (-1: no layer). */
 const OWNERS = [[0x0, 0], [0x200, 2], [0x100000, 1], [0x200000, 0], [0x300000, 1], [0x300200, 2], [0x500010, 2], [0x600000, 0], [0x800000, -1]];
 const NAMES = ['top.avhdx', 'mid.avhdx', 'base.vhdx'];
@@ -176,18 +177,25 @@ test('a chain dropped in one go: overview, layer block map, layer of each sector
   await go(page, '#blocks');
   await waitMap(page, 'layer');
   assert.equal(await page.getAttribute('#block-mode-layer', 'aria-pressed'), 'true');
-  const layerRGB = [await cssColor(page, '--layer-0'), await cssColor(page, '--layer-1'), await cssColor(page, '--layer-2'), await cssColor(page, '--layer-none')];
+  const layerRGB = { 0: await cssColor(page, '--layer-0'), 1: await cssColor(page, '--layer-1'), 2: await cssColor(page, '--layer-2'), '-1': await cssColor(page, '--layer-none'), mixed: await cssColor(page, '--layer-mixed') };
   for (const [n, l] of Object.entries(BLOCK_LAYER)) {
     const px = await mapPixel(page, Number(n));
-    assert.ok(near(px.rgb, layerRGB[l < 0 ? 3 : l]), `block ${n}: ${px.rgb} is the colour of ${l < 0 ? 'no data' : NAMES[l]}`);
+    assert.ok(near(px.rgb, layerRGB[l]), `block ${n}: ${px.rgb} is the colour of ${l === 'mixed' ? 'mixed blocks' : l < 0 ? 'no data' : NAMES[l]}`);
   }
-  const legend = await page.$$eval('.legend li[data-layer]', (lis) => lis.map((li) => [li.dataset.layer, li.querySelector('.layer-name').textContent, Number(li.querySelector('.n').textContent.replace(/,/g, ''))]));
-  assert.deepEqual(legend, [['0', `0${NAMES[0]}`, LAYER_COUNTS[0]], ['1', `1${NAMES[1]}`, LAYER_COUNTS[1]], ['2', `2${NAMES[2]}`, LAYER_COUNTS[2]], ['none', 'no data (zeros)', LAYER_COUNTS[3]]]);
+  // The legend: blocks read wholly from each layer, mixed blocks, and the bytes each layer supplies, as the CLI's map counts them.
+  await page.waitForFunction(() => document.querySelectorAll('.legend .layer-bytes[data-bytes]').length === 4);
+  const legend = await page.$$eval('.legend li[data-layer]', (lis) => lis.map((li) => [li.dataset.layer, li.querySelector('.layer-name').firstChild.textContent + li.querySelector('.layer-name').childNodes[1].textContent, Number(li.querySelector('.n').textContent.replace(/,/g, '')), li.querySelector('.layer-bytes') ? Number(li.querySelector('.layer-bytes').dataset.bytes) : null]));
+  const bytes = [0, 0, 0];
+  for (const x of extents) if (x.file_offset !== undefined) bytes[x.layer] += x.length;
+  const zeros = 64 * MiB - bytes[0] - bytes[1] - bytes[2];
+  assert.deepEqual(legend, [
+    ['0', `0${NAMES[0]}`, LAYER_COUNTS[0], bytes[0]], ['1', `1${NAMES[1]}`, LAYER_COUNTS[1], bytes[1]], ['2', `2${NAMES[2]}`, LAYER_COUNTS[2], bytes[2]],
+    ['mixed', 'mixed: sectors from several layers', LAYER_COUNTS[3], null], ['none', 'no data (zeros)', LAYER_COUNTS[4], zeros]]);
   // Hovering a cell names the layer.
-  for (const [n, l] of [[5, 2], [1, 1], [9, -1]]) {
+  for (const [n, l] of [[5, 2], [1, 1], [9, -1], [0, 'mixed']]) {
     const px = await mapPixel(page, n);
     await page.mouse.move(px.pageX, px.pageY);
-    const want = l < 0 ? 'no layer stores it' : `data from layer ${l} · ${NAMES[l]}`;
+    const want = l === 'mixed' ? `mixed: 512 bytes (1 sector) from ${NAMES[0]}, ` : l < 0 ? 'no layer stores it' : `data from layer ${l} · ${NAMES[l]}`;
     await page.waitForFunction((w) => document.getElementById('block-tip').textContent.includes(w), want);
   }
   // Colour by state: the top image's own states.

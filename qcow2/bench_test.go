@@ -44,3 +44,18 @@ func benchWriteTo(b *testing.B, opts ...string) {
 func BenchmarkWriteToPlain(b *testing.B) { benchWriteTo(b) }
 func BenchmarkWriteToZlib(b *testing.B)  { benchWriteTo(b, "-c", "-o", "compression_type=zlib") }
 func BenchmarkWriteToZstd(b *testing.B)  { benchWriteTo(b, "-c", "-o", "compression_type=zstd") }
+
+// BenchmarkCheck checks a fully written 64 MiB image with 4 KiB clusters
+// (16384 data clusters, 32 L2 tables).
+func BenchmarkCheck(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "x.qcow2")
+	run(b, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", path, "64M")
+	run(b, "qemu-io", "-f", "qcow2", "-c", "write -P 7 0 64M", path)
+	img := openImage(b, path)
+	b.ReportAllocs()
+	for b.Loop() {
+		if rep := img.CheckReport(); len(rep.Findings) != 0 {
+			b.Fatalf("findings %+v", rep.Findings)
+		}
+	}
+}

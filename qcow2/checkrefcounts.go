@@ -81,13 +81,13 @@ func (c *checker) l1(off, size uint64, where string, table []uint64) {
 			continue
 		}
 		l2 := e & tableOffsetMask
-		entry := fmt.Sprintf("%s entry %d", where, i)
+		entry := func() string { return fmt.Sprintf("%s entry %d", where, i) }
 		c.inc(l2, c.clusterSz, true)
 		if l2%c.clusterSz != 0 {
-			c.add(countCorruption, "l1.unaligned", SeverityError, entry, int64(off)+int64(8*i), "L2 table offset %#x is not cluster aligned", l2)
+			c.add(countCorruption, "l1.unaligned", SeverityError, entry(), int64(off)+int64(8*i), "L2 table offset %#x is not cluster aligned", l2)
 		}
 		if l2+c.clusterSz > uint64(c.img.Size) {
-			c.add(countNone, "l1.beyond_end", SeverityError, entry, int64(off)+int64(8*i), "L2 table at %#x is past the end of the file", l2)
+			c.add(countNone, "l1.beyond_end", SeverityError, entry(), int64(off)+int64(8*i), "L2 table at %#x is past the end of the file", l2)
 		}
 		if shared[l2] == 0 {
 			order = append(order, l2)
@@ -120,23 +120,23 @@ func (c *checker) l2(off uint64, where string, times uint64) {
 			e.bitmap = binary.BigEndian.Uint64(c.buf[j+8:])
 		}
 		at := int64(off + j)
-		entry := fmt.Sprintf("entry %d of %s", j/size, where)
+		entry := func() string { return fmt.Sprintf("entry %d of %s", j/size, where) }
 		switch img.clusterKind(e) {
 		case Compressed:
 			if e.raw&flagCopied != 0 {
-				c.addTimes(n, countCorruption, "l2.compressed_copied", SeverityError, entry, at, "the copied flag is set on a compressed cluster")
+				c.addTimes(n, countCorruption, "l2.compressed_copied", SeverityError, entry(), at, "the copied flag is set on a compressed cluster")
 			}
 			if c.dataFile {
-				c.addTimes(n, countCorruption, "l2.compressed_data_file", SeverityError, entry, at, "a compressed cluster in an image with an external data file")
+				c.addTimes(n, countCorruption, "l2.compressed_data_file", SeverityError, entry(), at, "a compressed cluster in an image with an external data file")
 				continue
 			}
 			if e.bitmap != 0 {
-				c.addTimes(n, countCorruption, "l2.compressed_bitmap", SeverityError, entry, at, "a compressed cluster with a non-zero subcluster bitmap %#x", e.bitmap)
+				c.addTimes(n, countCorruption, "l2.compressed_bitmap", SeverityError, entry(), at, "a compressed cluster with a non-zero subcluster bitmap %#x", e.bitmap)
 				continue
 			}
 			coff, clen := img.compressedDescriptor(e.raw)
 			if uint64(coff) >= uint64(img.Size) {
-				c.add(countNone, "l2.compressed_beyond_end", SeverityError, entry, at, "compressed data at %#x starts past the end of the file", coff)
+				c.add(countNone, "l2.compressed_beyond_end", SeverityError, entry(), at, "compressed data at %#x starts past the end of the file", coff)
 			}
 			c.incTimes(uint64(coff), uint64(clen), false, times)
 		case Normal, ZeroAllocated:
@@ -151,20 +151,20 @@ func (c *checker) l2(off uint64, where string, times uint64) {
 				need = 0
 			}
 			if e.bitmap>>32&e.bitmap != 0 {
-				c.addTimes(n, countCorruption, "l2.bitmap", SeverityError, entry, at, "subclusters are marked both allocated and zero (bitmap %#x)", e.bitmap)
+				c.addTimes(n, countCorruption, "l2.bitmap", SeverityError, entry(), at, "subclusters are marked both allocated and zero (bitmap %#x)", e.bitmap)
 			}
 			if host%c.clusterSz != 0 {
-				c.addTimes(n, countCorruption, "l2.unaligned", SeverityError, entry, at, "data cluster offset %#x is not cluster aligned", host)
+				c.addTimes(n, countCorruption, "l2.unaligned", SeverityError, entry(), at, "data cluster offset %#x is not cluster aligned", host)
 			}
 			if !c.dataFile {
 				if host+need > uint64(img.Size) {
-					c.add(countNone, "l2.beyond_end", SeverityError, entry, at, "data cluster at %#x is past the end of the file", host)
+					c.add(countNone, "l2.beyond_end", SeverityError, entry(), at, "data cluster at %#x is past the end of the file", host)
 				}
 				c.incTimes(host, c.clusterSz, false, times)
 			}
 		case Unallocated:
 			if e.bitmap&0xffffffff != 0 {
-				c.addTimes(n, countCorruption, "l2.bitmap", SeverityError, entry, at, "an unallocated cluster has allocated subclusters (bitmap %#x)", e.bitmap)
+				c.addTimes(n, countCorruption, "l2.bitmap", SeverityError, entry(), at, "an unallocated cluster has allocated subclusters (bitmap %#x)", e.bitmap)
 			}
 		}
 		if c.aborted {
@@ -202,21 +202,21 @@ func (c *checker) refcountBlocks() {
 func (c *checker) compare() {
 	for k := range uint64(len(c.computed)) {
 		stored, err := c.img.refcount(k)
-		where := fmt.Sprintf("cluster %d", k)
+		where := func() string { return fmt.Sprintf("cluster %d", k) }
 		at := int64(k * c.clusterSz)
 		if err != nil {
-			c.add(countCheckError, "refcount.unreadable", SeverityError, where, at, "%v", err)
+			c.add(countCheckError, "refcount.unreadable", SeverityError, where(), at, "%v", err)
 			continue
 		}
 		computed := uint64(c.computed[k])
 		switch {
 		case stored == computed:
 		case stored == 0:
-			c.add(countCorruption, "refcount.zero_used", SeverityError, where, at, "the cluster is used %d times but its refcount is 0", computed)
+			c.add(countCorruption, "refcount.zero_used", SeverityError, where(), at, "the cluster is used %d times but its refcount is 0", computed)
 		case stored < computed:
-			c.add(countCorruption, "refcount.too_low", SeverityError, where, at, "the cluster is used %d times but its refcount is %d", computed, stored)
+			c.add(countCorruption, "refcount.too_low", SeverityError, where(), at, "the cluster is used %d times but its refcount is %d", computed, stored)
 		default:
-			c.add(countLeak, "refcount.leak", SeverityWarning, where, at, "leaked cluster: refcount %d, used %d times", stored, computed)
+			c.add(countLeak, "refcount.leak", SeverityWarning, where(), at, "leaked cluster: refcount %d, used %d times", stored, computed)
 		}
 	}
 }

@@ -60,7 +60,9 @@ type Layer struct {
 // Extent is a range of the virtual disk supplied by one layer in one way.
 // Layer is the index in Layers of the deciding file: the one holding the
 // data (for Normal and Compressed, whose first byte in that file is at
-// FileOffset), else the image whose L2 entry decided.
+// FileOffset), else the image whose L2 entry decided. A ZeroAllocated
+// extent's FileOffset is that of its preallocated cluster in the file
+// holding the image's data (the image, or its data file).
 type Extent struct {
 	Start      int64       `json:"start"`
 	Length     int64       `json:"length"`

@@ -249,3 +249,30 @@ func TestQemuSnapshots(t *testing.T) {
 		})
 	}
 }
+
+// TestQemuBackingWithDataFile reads a chain whose middle image keeps its
+// data in an external data file: top -> mid (+ mid.data) -> base.raw.
+func TestQemuBackingWithDataFile(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.raw")
+	run(t, "qemu-img", "create", "-q", "-f", "raw", base, "4M")
+	run(t, "qemu-io", "-f", "raw", "-c", "write -P 9 0 4M", base)
+	mid := filepath.Join(dir, "mid.qcow2")
+	run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file="+filepath.Join(dir, "mid.data"), "-b", "base.raw", "-F", "raw", mid, "4M")
+	run(t, "qemu-io", "-f", "qcow2", "-c", "write -P 5 1M 64k", "-c", "write -z 3M 64k", mid)
+	top := filepath.Join(dir, "top.qcow2")
+	run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "mid.qcow2", "-F", "qcow2", top, "4M")
+	run(t, "qemu-io", "-f", "qcow2", "-c", "write -P 3 2M 4k", top)
+	compareWithQemu(t, top, false)
+	d, err := OpenChain(openImage(t, top), top, dirResolver(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var roles []string
+	for _, l := range d.Layers() {
+		roles = append(roles, string(l.Role))
+	}
+	if got := strings.Join(roles, ","); got != "image,backing,data file,backing" {
+		t.Errorf("layers %s", got)
+	}
+}

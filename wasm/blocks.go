@@ -66,25 +66,28 @@ func putCounts(counts []uint32) []byte {
 	return out
 }
 
-// layerHistogram counts, for blocks [first, first+count) of the top image
-// in buckets equal runs, which layer of the chain supplies each block's
-// data: element b*(L+1)+l counts blocks of run b whose topmost stored data
-// is in layer l; element b*(L+1)+L counts blocks no layer stores (zeros).
+// layerHistogram classifies blocks [first, first+count) of the image
+// shown, in buckets equal runs, by the layers of the chain that supply
+// their bytes: element b*(L+2)+l counts blocks of run b read wholly from
+// layer l, element b*(L+2)+L those no layer stores (zeros), and element
+// b*(L+2)+L+1 the mixed blocks, whose sectors come from several.
 func (e *engine) layerHistogram(args []js.Value) (any, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.disk == nil {
 		return nil, fmt.Errorf("layerHistogram: %v", e.diskErr)
 	}
-	bs := int64(e.img.Metadata.BlockSize)
-	n := uint64((e.disk.Size() + bs - 1) / bs)
-	first, count, buckets, err := rangeArgs(args, n)
+	first, count, buckets, err := e.layerRange(args)
 	if err != nil {
 		return nil, fmt.Errorf("layerHistogram: %w", err)
 	}
-	compute := func() ([]byte, error) { return layerCounts(e.disk, bs, first, count, buckets) }
+	bs := int64(e.img.Metadata.BlockSize)
+	compute := func() ([]byte, error) {
+		counts, _, err := layerCounts(e.disk, bs, first, count, buckets)
+		return putCounts(counts), err
+	}
 	var b []byte
-	if first == 0 && count == n && buckets <= maxCachedBuckets {
+	if n := uint64((e.disk.Size() + bs - 1) / bs); first == 0 && count == n && buckets <= maxCachedBuckets {
 		// The counts depend on every layer: key them by each one's data.
 		key := fmt.Sprintf("layers/%d", buckets)
 		for _, l := range e.disk.Layers() {
@@ -100,25 +103,75 @@ func (e *engine) layerHistogram(args []js.Value) (any, error) {
 	return uint32Array(b), nil
 }
 
-// layerCounts computes layerHistogram's counts as little-endian uint32s.
-func layerCounts(d *vhdx.Disk, bs int64, first, count, buckets uint64) ([]byte, error) {
+// layerBytes returns a Float64Array of L+1 values: how many bytes of
+// blocks [first, first+count) each layer of the chain supplies, the last
+// value counting the bytes no layer stores (they read as zeros).
+func (e *engine) layerBytes(args []js.Value) (any, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.disk == nil {
+		return nil, fmt.Errorf("layerBytes: %v", e.diskErr)
+	}
+	if len(args) < 2 {
+		return nil, errors.New("layerBytes: expected first, count")
+	}
+	first, count, _, err := e.layerRange([]js.Value{args[0], args[1], js.ValueOf(1)})
+	if err != nil {
+		return nil, fmt.Errorf("layerBytes: %w", err)
+	}
+	_, bytes, err := layerCounts(e.disk, int64(e.img.Metadata.BlockSize), first, count, 1)
+	if err != nil {
+		return nil, err
+	}
+	out := js.Global().Get("Float64Array").New(len(bytes))
+	for i, v := range bytes {
+		out.SetIndex(i, float64(v))
+	}
+	return out, nil
+}
+
+// layerRange validates (first, count, buckets) over the blocks of the
+// chain's disk. e.mu must be held.
+func (e *engine) layerRange(args []js.Value) (first, count, buckets uint64, err error) {
+	bs := int64(e.img.Metadata.BlockSize)
+	return rangeArgs(args, uint64((e.disk.Size()+bs-1)/bs))
+}
+
+// layerCounts classifies blocks [first, first+count) by the layers that
+// supply them (see layerHistogram) and adds up the bytes per layer, the
+// last element counting bytes that read as zeros.
+func layerCounts(d *vhdx.Disk, bs int64, first, count, buckets uint64) ([]uint32, []int64, error) {
 	L := uint64(len(d.Layers()))
-	counts := make([]uint32, buckets*(L+1))
+	counts := make([]uint32, buckets*(L+2))
+	total := make([]int64, L+1)
+	block := make([]int64, L+1)
 	for b := first; b < first+count; b++ {
+		clear(block)
 		start := int64(b) * bs
-		layer := L
 		err := d.Runs(start, min(bs, d.Size()-start), func(x vhdx.Extent) error {
-			if (x.State == vhdx.FullyPresent || x.State == vhdx.PartiallyPresent) && uint64(x.Layer) < layer {
-				layer = uint64(x.Layer)
+			l := L
+			if x.State == vhdx.FullyPresent || x.State == vhdx.PartiallyPresent {
+				l = uint64(x.Layer)
 			}
+			block[l] += x.Length
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		counts[(b-first)*buckets/count*(L+1)+layer]++
+		slot, layers := L+1, 0
+		for l, n := range block {
+			total[l] += n
+			if n > 0 {
+				slot, layers = uint64(l), layers+1
+			}
+		}
+		if layers > 1 {
+			slot = L + 1
+		}
+		counts[(b-first)*buckets/count*(L+2)+slot]++
 	}
-	return putCounts(counts), nil
+	return counts, total, nil
 }
 
 type blockInfo struct {

@@ -89,13 +89,21 @@ func TestOpenFilesResolvesChainInAnyOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 3 slots per block (layer 0, layer 1, none): block 0 none, 1 layer 0 (partial), 2 layer 0, 3 none.
+	// 4 slots per block (layer 0, layer 1, none, mixed): block 0 none, 1 mixed (8 sectors of
+	// the child, the rest of the base), 2 layer 0, 3 none.
 	got := []int{}
-	for i := 0; i < 12; i++ {
+	for i := 0; i < 16; i++ {
 		got = append(got, h.(js.Value).Index(i).Int())
 	}
-	if want := []int{0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1}; !slices.Equal(got, want) {
+	if want := []int{0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0}; !slices.Equal(got, want) {
 		t.Fatalf("layerHistogram = %v, want %v", got, want)
+	}
+	lb, err := e.layerBytes([]js.Value{js.ValueOf(1), js.ValueOf(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := lb.(js.Value); a.Index(0).Int() != 8*512 || a.Index(1).Int() != 1<<20-8*512 || a.Index(2).Int() != 0 {
+		t.Fatalf("layerBytes of block 1 = %v %v %v", a.Index(0).Int(), a.Index(1).Int(), a.Index(2).Int())
 	}
 	var o map[string]any
 	s, err := e.sectorOwner([]js.Value{js.ValueOf(1<<20 + 100)})

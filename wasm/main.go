@@ -22,7 +22,7 @@ import (
 const (
 	// cacheVersion is part of every cache key: bump it when a cached
 	// format changes.
-	cacheVersion = "v1"
+	cacheVersion = "v2"
 	cacheLimit   = 64 << 20
 	maxRead      = 16 << 20
 	// maxCachedBuckets bounds the layer histograms worth caching.
@@ -55,6 +55,7 @@ func main() {
 		"scan":           e.scan,
 		"openFiles":      e.openFiles,
 		"layerHistogram": e.layerHistogram,
+		"layerBytes":     e.layerBytes,
 		"exportVHDX":     e.exportVHDX,
 		"check":          e.check,
 		"fields":         e.fields,

@@ -9,7 +9,7 @@ import { StructuresView } from './structures.js';
 import { ExportView } from './export.js';
 import { FilesView } from './files.js';
 import { partitionsCard, fieldIndex, partitionBands } from './partitions.js';
-import { renderOverview, renderValidation, countSeverities } from './views.js';
+import { renderOverview, renderValidation, countSeverities, damageOf } from './views.js';
 import { el, hex, humanSize, bothSizes, duration, parseLocation, parseNumber, grouped, stateLabel } from './format.js';
 
 const $ = (id) => document.getElementById(id);
@@ -21,6 +21,8 @@ const VIEW_KEYS = { o: 'overview', s: 'structures', b: 'blocks', f: 'hex-file', 
 VIEWS.forEach((v, i) => { VIEW_KEYS[String(i + 1)] = v; });
 
 const EMPTY_TITLE = 'Drop a .vhdx file anywhere on this page';
+// sessionStorage key of the names of the files last opened in this tab.
+const LAST_FILES = 'vhdx-inspector-last-files';
 
 const engine = new Engine('./worker.js');
 const state = {
@@ -617,6 +619,9 @@ async function openFiles(list, add = false) {
     state.files.clear();
   }
   for (const f of files) state.files.set(f.name.toLowerCase(), f);
+  try {
+    sessionStorage.setItem(LAST_FILES, JSON.stringify(Array.from(state.files.values(), (f) => f.name)));
+  } catch { /* storage off: the reload hint is then general */ }
   showImage(info, gen, t0);
 }
 
@@ -630,6 +635,7 @@ function showImage(info, gen, t0) {
   body.dataset.cached = String(!!info.cached);
   if (chain) body.dataset.chain = chain.complete ? 'complete' : chain.kind;
   $('empty-title').textContent = EMPTY_TITLE;
+  $('return-hint').hidden = true;
   const s = info.summary || {};
   const name = info.name || top.name;
   const fi = $('file-info');
@@ -639,7 +645,8 @@ function showImage(info, gen, t0) {
     chain && chain.complete ? el('a', { class: 'badge chain', id: 'chain-badge', href: '#overview', title: `A differencing chain: ${chain.layers.map((l) => l.name).join(' → ')}` }, `${chain.layers.length} layers`) : null,
     chain && !chain.complete ? el('a', { class: 'badge bad', id: 'chain-badge', href: '#overview', title: chain.note }, chain.kind === 'missing' ? 'parent missing' : 'chain broken') : null,
     info.cached ? el('span', { class: 'badge cached', title: 'Summary read from this browser’s IndexedDB cache' }, 'cached') : null,
-    info.error ? el('span', { class: 'badge bad', title: info.error }, 'damaged') : null].filter(Boolean));
+    info.error ? el('span', { class: 'badge bad', title: info.error }, 'damaged') : null,
+    !info.error && damageOf(info) ? el('a', { class: 'badge bad', id: 'damage-badge', href: '#overview', title: damageOf(info).note }, damageOf(info).text) : null].filter(Boolean));
 
   renderOverviewView();
   renderValidationView();
@@ -926,9 +933,29 @@ document.addEventListener('keydown', (e) => {
 if ('serviceWorker' in navigator && window.isSecureContext) {
   navigator.serviceWorker.register('./sw.js').catch((err) => console.warn('service worker:', err.message));
   navigator.serviceWorker.ready.then(() => { body.dataset.sw = 'ready'; });
+  // Exports can stream through the service worker once it controls the page.
+  navigator.serviceWorker.addEventListener('controllerchange', () => exporter.refresh());
 }
 
 // ---- start -------------------------------------------------------------------
 
 state.lastHash = location.hash;
 showView(parseRoute(location.hash).view, false);
+showReturnHint();
+
+/**
+ * After a reload with a place in the fragment (#disk:lba=2048), says which
+ * file to drop to get back there: the page cannot reopen a file itself.
+ */
+function showReturnHint() {
+  const place = location.hash.replace(/^#/, '');
+  if (!place || place === 'overview') return;
+  let names = [];
+  try {
+    names = JSON.parse(sessionStorage.getItem(LAST_FILES) || '[]');
+  } catch { /* none known */ }
+  const what = names.length ? `Drop ${listNames(names)} again` : 'Drop the file you had open again';
+  const hint = $('return-hint');
+  hint.textContent = `${what} to return to ${decodeURIComponent(place)}: a page cannot reopen a file by itself.`;
+  hint.hidden = false;
+}

@@ -184,6 +184,7 @@ export class BlockMap {
     this.layers = chain && chain.layers && chain.layers.length > 1 ? chain.layers : null;
     this.layerNote = chain && !this.layers ? chain.note || '' : '';
     this.layerTotals = null;
+    this.layerBytesTotal = null;
     this.mode = this.layers ? 'layer' : 'state';
     this.renderMode();
     this.total = Number(summary.payload_blocks || 0);
@@ -249,13 +250,19 @@ export class BlockMap {
     this.modeState.title = `Colour each block by its state in this file${this.layers ? ' (l)' : ''}`;
     this.canvas.dataset.mode = this.mode;
     this.blendNote.textContent = this.mode === 'layer'
-      ? 'A cell that holds several blocks takes the colour of the newest layer with data in it, paler when that layer supplies few of its blocks.'
+      ? 'A block whose sectors come from several layers is shown as mixed. A cell that holds several blocks takes the colour of the newest layer with data in it, paler when that layer supplies few of its blocks.'
       : 'A cell that holds several blocks takes the colour of its most telling state (data before zeros before absent blocks), paler when that state is rare in it.';
   }
 
   /** Values per histogram bucket: 8 states, or the layers plus "no data". */
   get stride() {
-    return this.mode === 'layer' ? this.layers.length + 1 : 8;
+    return this.mode === 'layer' ? this.layers.length + 2 : 8;
+  }
+
+  /** What layer-mode slot s holds: a layer index, 'none' (zeros) or 'mixed'. */
+  slotKind(s) {
+    const L = this.layers.length;
+    return s < L ? s : s === L ? 'none' : 'mixed';
   }
 
   show() {
@@ -323,6 +330,7 @@ export class BlockMap {
           totals = this.first === 0 && this.count === this.total
             ? sumBuckets(hist, stride)
             : sumBuckets(await this.engine.layerHistogram(0, this.total, 1), stride);
+          this.layerBytesTotal = Array.from(await this.engine.layerBytes(0, this.total));
         }
       } catch (err) {
         if (image !== this.imageGen) return;
@@ -392,12 +400,12 @@ export class BlockMap {
     let slotRGB;
     let order;
     if (this.mode === 'layer') {
+      // Layers (newest first), then blocks mixed from several, then no data.
+      const L = S - 2;
       slotRGB = [];
-      order = [];
-      for (let l = 0; l < S; l++) {
-        slotRGB.push(parseColor(layerColor(l < S - 1 ? l : -1)));
-        order.push(l);
-      }
+      for (let l = 0; l < L; l++) slotRGB.push(parseColor(layerColor(l)));
+      slotRGB.push(parseColor(layerColor(-1)), parseColor(cssVar('--layer-mixed')));
+      order = [...Array(L).keys(), L + 1, L];
     } else {
       const rgb = STATES.map((s) => parseColor(cssVar(s.css)));
       slotRGB = STATE_OF_ID.map((i) => rgb[i]);
@@ -528,27 +536,34 @@ export class BlockMap {
       const n = s.key === 'invalid' ? invalid : Number(disk[s.key] || 0);
       if (s.key === 'invalid' && !n && !inView[i]) return;
       this.legend.append(el('li', { class: n ? '' : 'zero-count', 'data-state': s.key },
-        stateSwatch(s.key), el('span', {}, stateLabel(s.key)),
+        stateSwatch(s.key), el('span', {}, s.key === 'not_present' && this.layerNote ? 'not present here: needs the parent' : stateLabel(s.key)),
         el('span', { class: 'n' }, !this.summary.block_states ? '…' : zoomed ? `${grouped(inView[i])} / ${grouped(n)}` : grouped(n))));
     });
   }
 
   renderLayerLegend() {
     const S = this.stride;
+    const L = S - 2;
     const zoomed = this.count !== this.total;
     const inView = this.hist && zoomed && this.hist.length % S === 0 ? sumBuckets(this.hist, S) : null;
     const disk = this.layerTotals;
-    if (zoomed) {
-      this.legend.append(el('li', { class: 'muted' }, el('span'), el('span', {}, 'layer'), el('span', { class: 'n' }, 'in view / disk')));
-    }
-    for (let l = 0; l < S; l++) {
-      const none = l === S - 1;
-      const n = disk ? disk[l] : null;
-      const count = n === null ? '…' : zoomed ? `${inView ? grouped(inView[l]) : '…'} / ${grouped(n)}` : grouped(n);
-      const name = none ? 'no data (zeros)' : this.layers[l].name;
-      this.legend.append(el('li', { class: n === 0 ? 'zero-count' : '', 'data-layer': none ? 'none' : String(l), title: none ? 'Blocks no layer stores: they read as zeros' : `Layer ${l}${l === 0 ? ' (the image shown)' : ''}: ${name}` },
-        layerSwatch(none ? -1 : l),
-        el('span', { class: 'layer-name' }, none ? '' : el('span', { class: 'layer-index' }, String(l)), name),
+    const bytes = this.layerBytesTotal; // per layer, then zeros
+    this.legend.append(el('li', { class: 'muted legend-head' }, el('span'), el('span', {}, 'blocks read wholly from'), el('span', { class: 'n' }, zoomed ? 'in view / disk' : 'blocks')));
+    for (const s of [...Array(L).keys(), L + 1, L]) {
+      const kind = this.slotKind(s);
+      const n = disk ? disk[s] : null;
+      const count = n === null ? '…' : zoomed ? `${inView ? grouped(inView[s]) : '…'} / ${grouped(n)}` : grouped(n);
+      const b = kind === 'mixed' ? null : bytes ? bytes[kind === 'none' ? L : kind] : null;
+      const name = kind === 'none' ? 'no data (zeros)' : kind === 'mixed' ? 'mixed: sectors from several layers' : this.layers[kind].name;
+      const title = kind === 'none' ? 'Blocks no layer stores: they read as zeros'
+        : kind === 'mixed' ? 'Blocks whose sectors come from more than one layer: hover one to see how much each supplies'
+          : `Layer ${kind}${kind === 0 ? ' (the image shown)' : ''}: ${name}`;
+      const sw = layerSwatch(kind === 'none' ? -1 : kind);
+      if (kind === 'mixed') sw.style.background = 'var(--layer-mixed)';
+      this.legend.append(el('li', { class: n === 0 ? 'zero-count' : '', 'data-layer': String(kind), title },
+        sw,
+        el('span', { class: 'layer-name' }, typeof kind === 'number' ? el('span', { class: 'layer-index' }, String(kind)) : '', name,
+          b === null ? null : el('span', { class: 'layer-bytes', 'data-bytes': String(b) }, `${b === undefined ? '…' : `${humanSize(b)} in all (${grouped(b / 512)} sectors)`}`)),
         el('span', { class: 'n' }, count)));
     }
   }
@@ -633,7 +648,11 @@ export class BlockMap {
       for (let s = 0; s < S; s++) {
         const n = this.hist[cell * S + s];
         if (!n) continue;
-        if (this.mode === 'layer') parts.push(`${grouped(n)} ${s === S - 1 ? 'without data' : `from ${this.layers[s].name}`}`);
+        if (this.mode === 'layer') {
+          const kind = this.slotKind(s);
+          parts.push(`${grouped(n)} ${kind === 'none' ? 'without data' : kind === 'mixed' ? 'mixed from several layers' : `from ${this.layers[kind].name}`}`);
+        }
+        else if (s === 0 && this.layerNote) parts.push(`${grouped(n)} needing the parent`);
         else parts.push(`${grouped(n)} ${stateLabel(STATES[STATE_OF_ID[s]].key)}`);
       }
       const lines = [
@@ -649,10 +668,16 @@ export class BlockMap {
     try {
       const info = await this.engine.block(a);
       let layer = -1;
+      let supply = '';
       if (this.layers) {
         const h = await this.engine.layerHistogram(a, 1, 1);
-        layer = h.indexOf(1);
-        if (layer === this.layers.length) layer = -1;
+        const kind = this.slotKind(h.indexOf(1));
+        layer = typeof kind === 'number' ? kind : -1;
+        if (kind === 'mixed') {
+          // How much of the block each layer supplies, in bytes and sectors.
+          const bytes = await this.engine.layerBytes(a, 1);
+          supply = `mixed: ${Array.from(bytes).map((b, l) => (b ? `${humanSize(b)} (${grouped(b / 512)} ${b === 512 ? 'sector' : 'sectors'}) from ${l < this.layers.length ? this.layers[l].name : 'no layer (zeros)'}` : '')).filter(Boolean).join(', ')}`;
+        }
       }
       if (token !== this.descToken) return;
       const head = [
@@ -666,7 +691,7 @@ export class BlockMap {
         const own = hasData(info.state) ? `${st} at file offset ${hex(info.file_offset)}`
           : info.state === 'not_present' ? `${st}: read from the parent` : `${st}: reads as zeros`;
         this.showInfo([...head,
-          layer >= 0 ? `data from ${this.layerLabel(layer)}` : 'no layer stores it (reads as zeros)',
+          supply || (layer >= 0 ? `data from ${this.layerLabel(layer)}` : 'no layer stores it (reads as zeros)'),
           `in ${this.layers[0].name}: ${own}`, bat], info.state, { line: 2, layer, stateLine: 3 });
         return;
       }

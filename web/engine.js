@@ -99,6 +99,7 @@ export class Engine extends EventTarget {
   open(file) { return this.json('open', file); }
   openFiles(files, add = false) { return this.json('openFiles', Array.from(files), !!add); }
   layerHistogram(first, count, buckets) { return this.call('layerHistogram', [first, count, buckets]); }
+  layerBytes(first, count) { return this.call('layerBytes', [first, count]); }
 
   /**
    * Writes the merged virtual disk as a standalone dynamic VHDX into target:

@@ -44,6 +44,11 @@ export class ExportView {
     if (!this.running) this.render();
   }
 
+  /** Draws the view again (how exports are saved may have changed), unless an export runs. */
+  refresh() {
+    if (this.info && !this.running && !this.vhdxJob) this.render();
+  }
+
   clear() {
     if (this.running) this.running.cancel = true; // the engine is about to hold another image
     if (this.vhdxJob) this.vhdxJob.cancel();
@@ -297,7 +302,7 @@ export class ExportView {
           const start = block * blockSize;
           const end = Math.min(size, start + blockSize);
           let data = false;
-          if (L) data = states[i * (L + 1) + L] === 0;
+          if (L) data = states[i * (L + 2) + L] === 0; // not wholly zeros (slot L)
           else for (const st of DATA_STATES) if (states[i * 8 + st]) data = true;
           if (!data) {
             await sink.skip(end - start);

@@ -147,3 +147,15 @@ export function byteRange(a, last) {
   const n = last - a + 1;
   return `${hex(a)}–${hex(last)} inclusive (${grouped(n)} ${n === 1 ? 'byte' : 'bytes'})`;
 }
+
+/**
+ * A string from the file with its control and invisible characters made
+ * visible as escapes such as \x1b or \u202e: shown, never interpreted.
+ */
+export function visible(s) {
+  // eslint-disable-next-line no-control-regex
+  return String(s).replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g, (c) => {
+    const n = c.codePointAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
+}

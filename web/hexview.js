@@ -786,7 +786,7 @@ export class HexView {
       el('h3', {}, 'Cursor'), kv(rows.concat(extra)),
       el('h3', {}, 'Values at cursor'), kv(vals),
       el('h3', {}, 'Selection'),
-      kv([['start', hex(a)], ['end', hex(z)], ['length', `${grouped(z - a)} ${z - a === 1 ? 'byte' : 'bytes'}`]]),
+      kv([['first byte', hex(a)], ['last byte (included)', hex(z - 1)], ['length', `${grouped(z - a)} ${z - a === 1 ? 'byte' : 'bytes'}`]]),
       el('p', {}, el('button', { class: 'button small', type: 'button', onclick: () => this.copySelection() }, 'Copy selection as hex')),
     );
   }

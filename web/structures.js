@@ -2,7 +2,7 @@
 // selected, its fields with stored and computed values. Every offset links
 // to the file hex view, which highlights the bytes.
 
-import { el, hex, humanSize, grouped, stateLabel, bothSizes } from './format.js';
+import { el, hex, humanSize, grouped, stateLabel, bothSizes, visible } from './format.js';
 import { stateSwatch } from './blockmap.js';
 
 const BAT_PAGE = 256;
@@ -151,11 +151,11 @@ export class StructuresView {
         el('td', { class: 'num' }, String(f.length)),
         el('td', {}, f.structure),
         el('td', {}, f.field),
-        el('td', { class: 'mono' }, String(f.value ?? '')));
+        el('td', { class: 'mono wide' }, String(f.value ?? '')));
       tr.addEventListener('click', () => this.opts.openFile(f.offset, f.length));
       tb.append(tr);
     }
-    box.append(el('table', { class: 'grid fields-table' },
+    box.append(el('table', { class: 'grid fields-table reflow' },
       el('thead', {}, el('tr', {}, ...['offset', 'length', 'structure', 'field', 'value'].map((h) => el('th', { scope: 'col', class: h === 'length' ? 'num' : '' }, h)))), tb));
     if (list.length > 2000) box.append(el('p', { class: 'muted' }, `${grouped(list.length - 2000)} more fields not listed.`));
     return box;
@@ -188,7 +188,7 @@ export class StructuresView {
       ['offset', this.offLink(id.offset, 8)],
       ['length', bothSizes(id.length || 65536)],
       ['signature', el('span', { class: 'mono' }, id.signature)],
-      ['creator', id.creator || '—'],
+      ['creator', id.creator ? visible(id.creator) : '—'],
     ]), this.fieldTable(id.offset, id.offset + (id.length || 65536)));
   }
 
@@ -213,7 +213,74 @@ export class StructuresView {
       ['version', String(h.version)],
       ['log offset', el('span', {}, this.offLink(h.log_offset, h.log_length)), ],
       ['log length', bothSizes(h.log_length)],
-    ]), this.fieldTable(h.offset, h.offset + (h.length || 4096)));
+    ]), this.compareCopies('header', this.s.headers, 4096), this.fieldTable(h.offset, h.offset + (h.length || 4096)));
+  }
+
+  /**
+   * The two copies of a structure (headers, region tables) side by side:
+   * every field of each, the rows that differ marked, and the ranges of
+   * bytes that differ as links that highlight them in the file hex view.
+   */
+  compareCopies(kind, copies, length) {
+    const box = el('section', { class: 'compare', id: `compare-${kind}`, 'aria-label': `The two ${kind} copies compared` },
+      el('h3', {}, `${kind === 'header' ? 'Header 1 and header 2' : 'Region table 1 and region table 2'}, field by field`));
+    if (!copies[0] || !copies[1] || !this.fields) {
+      box.append(el('p', { class: 'muted' }, !this.fields ? 'Loading fields…' : 'One copy is missing: nothing to compare.'));
+      return box;
+    }
+    const name = (i) => `${kind === 'header' ? 'header' : 'region table'} ${i + 1}`;
+    const of = (i) => new Map(this.fields.filter((f) => f.structure === name(i)).map((f) => [f.field, f]));
+    const a = of(0);
+    const b = of(1);
+    const tb = el('tbody');
+    let differ = 0;
+    for (const field of new Set([...a.keys(), ...b.keys()])) {
+      const x = a.get(field);
+      const y = b.get(field);
+      const same = x && y && String(x.value) === String(y.value);
+      if (!same) differ++;
+      tb.append(el('tr', { class: same ? '' : 'differs', 'data-field': field },
+        el('th', { scope: 'row' }, field),
+        el('td', { class: 'mono' }, x ? this.offLink(x.offset, x.length, visible(String(x.value ?? ''))) : '—'),
+        el('td', { class: 'mono' }, y ? this.offLink(y.offset, y.length, visible(String(y.value ?? ''))) : '—'),
+        el('td', {}, same ? 'same' : el('strong', {}, 'differs'))));
+    }
+    box.append(el('p', {}, differ ? `${differ} ${differ === 1 ? 'field differs' : 'fields differ'}; ${kind === 'header' ? 'sequence numbers always do.' : 'a healthy file has two equal tables.'}` : 'Every field is the same.'),
+      el('div', { class: 'table-scroll' }, el('table', { class: 'grid compare-table' },
+        el('thead', {}, el('tr', {}, ...['field', name(0), name(1), ''].map((h) => el('th', { scope: 'col' }, h)))), tb)));
+    const bytes = el('p', { class: 'compare-bytes muted' }, 'Comparing the bytes…');
+    box.append(bytes);
+    this.diffBytes(copies[0].offset, copies[1].offset, length, bytes);
+    return box;
+  }
+
+  /** Fills target with the ranges of bytes that differ between two copies of length bytes. */
+  async diffBytes(off1, off2, length, target) {
+    try {
+      const [x, y] = await Promise.all([this.opts.engine.readFile(off1, length, true), this.opts.engine.readFile(off2, length, true)]);
+      const ranges = [];
+      for (let i = 0; i < Math.min(x.length, y.length); i++) {
+        if (x[i] === y[i]) continue;
+        const last = ranges[ranges.length - 1];
+        if (last && i - last[1] <= 4) last[1] = i;
+        else ranges.push([i, i]);
+      }
+      target.textContent = '';
+      target.classList.remove('muted');
+      if (!ranges.length) {
+        target.append('The two copies are byte for byte the same.');
+        return;
+      }
+      target.append(`${ranges.length} ${ranges.length === 1 ? 'run of bytes differs' : 'runs of bytes differ'} (show in the file hex view): `);
+      for (const [i, j] of ranges.slice(0, 24)) {
+        const n = j - i + 1;
+        target.append(el('span', { class: 'diff-run' },
+          `+${hex(i)} (${n} ${n === 1 ? 'byte' : 'bytes'}): `, this.offLink(off1 + i, n, 'copy 1'), ' · ', this.offLink(off2 + i, n, 'copy 2')), ' ');
+      }
+      if (ranges.length > 24) target.append(`and ${ranges.length - 24} more.`);
+    } catch (err) {
+      target.textContent = `The bytes could not be compared: ${err.message}`;
+    }
   }
 
   renderRegionTable(t, n) {
@@ -244,8 +311,9 @@ export class StructuresView {
       tr.addEventListener('click', () => this.opts.openFile(e.offset, 32));
       tb.append(tr);
     }
-    this.detail.append(el('h3', {}, 'Entries'), el('table', { class: 'grid' },
-      el('thead', {}, el('tr', {}, ...['entry at', 'region', 'GUID', 'file offset', 'length', 'required', 'flags'].map((x) => el('th', { scope: 'col' }, x)))), tb),
+    this.detail.append(el('h3', {}, 'Entries'), el('div', { class: 'table-scroll' }, el('table', { class: 'grid' },
+      el('thead', {}, el('tr', {}, ...['entry at', 'region', 'GUID', 'file offset', 'length', 'required', 'flags'].map((x) => el('th', { scope: 'col' }, x)))), tb)),
+    this.compareCopies('region', this.s.region_tables, 65536),
     this.fieldTable(t.offset, t.offset + (t.length || 65536)));
   }
 
@@ -293,8 +361,8 @@ export class StructuresView {
         tb.append(dr);
       }
     });
-    this.detail.append(el('h3', {}, 'Entries'), el('table', { class: 'grid log-entries' },
-      el('thead', {}, el('tr', {}, ...['#', 'status', 'sequence', 'offset', 'length', 'tail', 'checksum', 'descr.', 'flushed', 'last'].map((x) => el('th', { scope: 'col' }, x)))), tb));
+    this.detail.append(el('h3', {}, 'Entries'), el('div', { class: 'table-scroll' }, el('table', { class: 'grid log-entries' },
+      el('thead', {}, el('tr', {}, ...['#', 'status', 'sequence', 'offset', 'length', 'tail', 'checksum', 'descr.', 'flushed', 'last'].map((x) => el('th', { scope: 'col' }, x)))), tb)));
     if (!(l.entries || []).length) this.detail.append(el('p', { class: 'muted' }, 'The log holds no entries.'));
   }
 
@@ -327,8 +395,8 @@ export class StructuresView {
       tr.addEventListener('click', () => this.opts.openFile(e.file_offset, Math.max(1, e.item_length)));
       tb.append(tr);
     }
-    this.detail.append(el('h3', {}, 'Items'), el('table', { class: 'grid' },
-      el('thead', {}, el('tr', {}, ...['entry at', 'item', 'item ID', 'data at', 'length', 'flags'].map((x) => el('th', { scope: 'col', class: x === 'length' ? 'num' : '' }, x)))), tb),
+    this.detail.append(el('h3', {}, 'Items'), el('div', { class: 'table-scroll' }, el('table', { class: 'grid' },
+      el('thead', {}, el('tr', {}, ...['entry at', 'item', 'item ID', 'data at', 'length', 'flags'].map((x) => el('th', { scope: 'col', class: x === 'length' ? 'num' : '' }, x)))), tb)),
     this.fieldTable(m.offset, m.offset + m.length));
   }
 
@@ -343,11 +411,11 @@ export class StructuresView {
     for (const kvp of p.entries || []) {
       tb.append(el('tr', {},
         el('td', {}, this.offLink(kvp.offset, 12)),
-        el('td', {}, this.offLink(kvp.key_offset, kvp.key_length, kvp.key)),
-        el('td', {}, this.offLink(kvp.value_offset, kvp.value_length, kvp.value))));
+        el('td', {}, this.offLink(kvp.key_offset, kvp.key_length, visible(kvp.key))),
+        el('td', {}, this.offLink(kvp.value_offset, kvp.value_length, visible(kvp.value)))));
     }
-    this.detail.append(el('h3', {}, 'Entries'), el('table', { class: 'grid' },
-      el('thead', {}, el('tr', {}, ...['entry at', 'key', 'value'].map((x) => el('th', { scope: 'col' }, x)))), tb),
+    this.detail.append(el('h3', {}, 'Entries'), el('div', { class: 'table-scroll' }, el('table', { class: 'grid' },
+      el('thead', {}, el('tr', {}, ...['entry at', 'key', 'value'].map((x) => el('th', { scope: 'col' }, x)))), tb)),
     this.fieldTable(p.offset, p.offset + 65536));
   }
 
@@ -399,9 +467,9 @@ export class StructuresView {
         nav('Next ›', () => { this.batFirst = Math.min(lastFirst, this.batFirst + BAT_PAGE); this.loadBAT(b); }, 'Next page'),
         nav('Last »', () => { this.batFirst = lastFirst; this.loadBAT(b); }, 'Last page'),
         this.batPageLabel, f1, f2, this.batMsg),
-      el('table', { class: 'grid bat-table' },
+      el('div', { class: 'table-scroll' }, el('table', { class: 'grid bat-table' },
         el('thead', {}, el('tr', {}, ...['index', 'entry at', 'kind', 'state', 'file offset', 'raw', ''].map((x) => el('th', { scope: 'col' }, x)))),
-        this.batBody));
+        this.batBody)));
     this.loadBAT(b);
   }
 
@@ -468,7 +536,6 @@ export function replayTable(rep, link) {
       el('td', {}, c.structure),
       el('td', {}, c.zero ? 'zeroes' : 'data')));
   }
-  const t = el('table', { class: 'grid replay' },
-    el('thead', {}, el('tr', {}, ...['sequence', 'file offset', 'length', 'structure', 'write'].map((x) => el('th', { scope: 'col' }, x)))), tb);
-  return t;
+  return el('div', { class: 'table-scroll' }, el('table', { class: 'grid replay' },
+    el('thead', {}, el('tr', {}, ...['sequence', 'file offset', 'length', 'structure', 'write'].map((x) => el('th', { scope: 'col' }, x)))), tb));
 }

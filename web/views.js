@@ -1,6 +1,6 @@
 // The Overview and Validation views.
 
-import { el, hex, bothSizes, humanSize, grouped, stateLabel } from './format.js';
+import { el, hex, bothSizes, humanSize, grouped, stateLabel, visible } from './format.js';
 import { STATES, stateSwatch, layerSwatch } from './blockmap.js';
 import { normGuid, listNames } from './chain.js';
 import { replayTable } from './structures.js';
@@ -22,6 +22,34 @@ function kv(rows, id) {
 }
 
 function yesNo(b) { return b ? 'yes' : 'no'; }
+
+/**
+ * What is damaged among the two headers and the two region tables, and
+ * which copies are in use: {text (short, for the page header), note (for
+ * the overview), diskAffected}, or null when all four are intact.
+ */
+export function damageOf(info) {
+  const st = info.structures || {};
+  const s = info.summary || {};
+  const broken = [];
+  (st.headers || []).forEach((h, i) => { if (!h || !h.valid) broken.push(`header ${i + 1}`); });
+  (st.region_tables || []).forEach((t, i) => { if (!t || !t.valid) broken.push(`region table ${i + 1}`); });
+  if (!broken.length) return null;
+  const inUse = [];
+  if (s.current_header) inUse.push(`header ${s.current_header}`);
+  const rt = (st.region_tables || []).findIndex((t) => t && t.valid);
+  if (rt >= 0) inUse.push(`region table ${rt + 1}`);
+  const diskAffected = !!s.disk_error || !s.current_header || rt < 0;
+  const list = listNames(broken);
+  const damaged = `${list[0].toUpperCase()}${list.slice(1)} ${broken.length === 1 ? 'is' : 'are'} damaged`;
+  return {
+    text: `${damaged}${inUse.length ? ` · using ${listNames(inUse)}` : ''}`,
+    note: diskAffected
+      ? `${damaged}, and no intact copy is left: the virtual disk cannot be read.`
+      : `${damaged}. The intact ${inUse.length === 1 ? 'copy' : 'copies'} (${listNames(inUse)}) ${inUse.length === 1 ? 'is' : 'are'} in use, so the virtual disk is not affected.`,
+    diskAffected,
+  };
+}
 
 /** A file picker button (several files at once) calling onFiles. */
 function pickButton(label, id, onFiles, primary = false) {
@@ -118,6 +146,11 @@ export function renderOverview(root, ctx) {
   if (info.cached) top.append(el('span', { class: 'badge cached', id: 'cached-badge', title: 'The summary was read from this browser’s IndexedDB cache' }, 'summary from cache'));
   if (top.childNodes.length) root.append(top);
   if (info.error) root.append(el('p', { class: 'note err', role: 'alert' }, el('strong', {}, 'This file is damaged: '), info.error, ' What could still be read is shown below.'));
+  const damage = info.error ? null : damageOf(info);
+  if (damage) {
+    root.append(el('p', { class: `note ${damage.diskAffected ? 'err' : 'warn'}`, id: 'overview-damage', role: 'status' },
+      damage.note, ' ', ctx.link(`#structures:${/region/.test(damage.text) && !/header/.test(damage.text) ? 'region-1' : 'header-1'}`, 'Compare the copies')));
+  }
   // A differencing disk's own summary says it cannot be read alone: the chain card says how it reads.
   if (s.disk_error && s.disk_error !== info.error && !ctx.chain) root.append(el('p', { class: 'note warn' }, el('strong', {}, 'The virtual disk cannot be read: '), s.disk_error));
   if (ctx.chain) root.append(chainCard(ctx));
@@ -129,7 +162,7 @@ export function renderOverview(root, ctx) {
   const disk = card('Disk',
     kv([
       ['File', file ? file.name : '—', 'name'],
-      ['Creator', s.creator || '—', 'creator'],
+      ['Creator', s.creator ? visible(s.creator) : '—', 'creator'],
       ['Disk type', s.disk_type || '—', 'disk_type'],
       ['Virtual size', known ? bothSizes(s.virtual_size) : '—', 'virtual_size'],
       ['File size', s.file_size !== undefined ? bothSizes(s.file_size) : '—', 'file_size'],
@@ -144,7 +177,7 @@ export function renderOverview(root, ctx) {
       ['Has parent', yesNo(s.has_parent), 'has_parent'],
     ], 'overview-disk'));
   if (s.parent_locator && s.parent_locator.length) {
-    disk.append(el('h3', {}, 'Parent locator'), kv(s.parent_locator.map((p) => [p.key, el('span', { class: 'mono' }, p.value)])));
+    disk.append(el('h3', {}, 'Parent locator'), kv(s.parent_locator.map((p) => [visible(p.key), el('span', { class: 'mono' }, visible(p.value))])));
   }
 
   // Headers and log
@@ -299,7 +332,7 @@ export function renderValidation(root, ctx) {
         el('td', { class: 'sev' }, el('span', { class: `badge ${f.severity}` }, f.severity)),
         el('td', { class: 'code' }, f.code),
         el('td', {}, f.structure),
-        el('td', {}, f.message),
+        el('td', { class: 'wide' }, f.message),
         el('td', { class: 'mono' }, f.offset >= 0
           ? el('a', { href: `#hex-file:${hex(f.offset)}`, title: 'Open the file hex view here', 'aria-label': `Show offset ${hex(f.offset)} in the file hex view` }, hex(f.offset))
           : '—')));
@@ -318,7 +351,7 @@ export function renderValidation(root, ctx) {
   root.append(el('div', { class: 'filters toolbar', role: 'group', 'aria-label': 'Show severities' },
     el('span', {}, `${check.findings.length} ${check.findings.length === 1 ? 'finding' : 'findings'}${check.cached ? ' (from cache)' : ''}:`),
     box('error'), box('warning'), box('info')));
-  root.append(el('table', { class: 'grid findings', id: 'findings' },
+  root.append(el('table', { class: 'grid findings reflow', id: 'findings' },
     el('thead', {}, el('tr', {}, ...['severity', 'code', 'structure', 'message', 'offset'].map((h) => el('th', { scope: 'col' }, h)))),
     body));
   fill();

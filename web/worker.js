@@ -14,7 +14,7 @@
 importScripts('./wasm_exec.js', './portwriter.js');
 
 const METHODS = new Set([
-  'open', 'openFiles', 'scan', 'check', 'fields', 'blockHistogram', 'layerHistogram', 'block',
+  'open', 'openFiles', 'scan', 'check', 'fields', 'blockHistogram', 'layerHistogram', 'layerBytes', 'block',
   'readFile', 'readDisk', 'sectorOwner', 'report', 'cacheClear', 'partitions',
 ]);
 // Methods whose only argument is {signal, onProgress}.

@@ -112,12 +112,13 @@ func flsBody(t *testing.T, disk string) []string {
 }
 
 // TestFilesystemCommands lists, extracts and makes a body file of an ext4
-// partition through a raw disk, a VHDX made by `vhdx convert`, and a VHDX
-// whose MBR is only in its dirty log, and compares them with The Sleuth
-// Kit reading the raw disk: the body file line for line, every ls --json
-// entry, and file contents against icat.
+// partition through a raw disk, a VHDX made by `vhdx convert`, a VHDX
+// whose MBR is only in its dirty log, and a qcow2 image made by qemu-img,
+// and compares them with The Sleuth Kit reading the raw disk: the body
+// file line for line, every ls --json entry, and file contents against
+// icat.
 func TestFilesystemCommands(t *testing.T) {
-	for _, tool := range []string{"mkfs.ext4", "debugfs", "sfdisk", "fls", "icat"} {
+	for _, tool := range []string{"mkfs.ext4", "debugfs", "sfdisk", "fls", "icat", "qemu-img"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is not installed: run build/setup.sh", tool)
 		}
@@ -130,13 +131,15 @@ func TestFilesystemCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	qcow := filepath.Join(dir, "disk.qcow2")
+	runTool(t, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", disk, qcow)
 	dirty := filepath.Join(dir, "dirty.vhdx")
 	dirtyVHDX(t, raw, dirty)
 	if out := runCLI(t, "check", dirty); !bytes.Contains(out.stdout, []byte("log.replay_needed")) {
 		t.Fatalf("the dirty image needs no replay:\n%s", out.stdout)
 	}
 	want := flsBody(t, disk)
-	for _, img := range []string{disk, converted, dirty} {
+	for _, img := range []string{disk, converted, dirty, qcow} {
 		t.Run(filepath.Base(img), func(t *testing.T) {
 			got := strings.Split(strings.TrimSpace(string(mustSucceed(t, "bodyfile", img, "1"))), "\n")
 			sort.Strings(got)

@@ -15,11 +15,10 @@ import (
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
 
-// cliTemplate is an image FuzzCLI patches, with where its structures are.
+// cliTemplate is an image FuzzCLI patches.
 type cliTemplate struct {
-	b                  []byte
-	log, metadata, bat int64
-	logLength          int64
+	im *vb.Image
+	b  []byte
 }
 
 var (
@@ -60,51 +59,21 @@ func templatesForCLI() []cliTemplate {
 		dyn.SetBlock(3, vb.PayloadZero, nil)
 		dyn.SetBlock(5, vb.PayloadFullyPresent, fuzzPattern(512, 5))
 		for _, im := range []*vb.Image{dirty, diff, dyn} {
-			cliTemplates = append(cliTemplates, cliTemplate{im.Bytes(), int64(im.LogOffset), int64(im.MetadataOffset), int64(im.BATOffset), int64(im.LogLength)})
+			cliTemplates = append(cliTemplates, cliTemplate{im, im.Bytes()})
 		}
 	})
 	return cliTemplates
 }
 
 // fuzzImage turns a fuzz input into an image: data[0] picks a template,
-// then patches follow, each [area, offset (2 bytes, little endian), n,
-// n bytes]. Areas: 0 and 1 the headers, 2 and 3 the region tables, 4 the
-// log, 5 the metadata region, 6 the BAT, 7 the whole file in 64-byte
-// steps. Header, region table and log entry checksums are then made valid,
-// so the patches reach the checks behind them.
+// the rest are patches for vhdxbuild's Image.Patch.
 func fuzzImage(data []byte) []byte {
 	tpls := templatesForCLI()
 	if len(data) == 0 {
 		return bytes.Clone(tpls[0].b)
 	}
 	tpl := tpls[int(data[0])%len(tpls)]
-	b := bytes.Clone(tpl.b)
-	areas := []int64{vb.Header1Offset, vb.Header2Offset, vb.RegionTable1Offset, vb.RegionTable2Offset, tpl.log, tpl.metadata, tpl.bat, 0}
-	for p := data[1:]; len(p) >= 4; {
-		area, off, n := int(p[0])%len(areas), int64(binary.LittleEndian.Uint16(p[1:])), int(p[3])
-		if area == 7 {
-			off *= 64
-		}
-		p = p[4:]
-		n = min(n, len(p))
-		if at := areas[area] + off; at < int64(len(b)) {
-			copy(b[at:], p[:n])
-		}
-		p = p[n:]
-	}
-	vb.FixHeaderChecksum(b, vb.Header1Offset)
-	vb.FixHeaderChecksum(b, vb.Header2Offset)
-	vb.FixRegionTableChecksum(b, vb.RegionTable1Offset)
-	vb.FixRegionTableChecksum(b, vb.RegionTable2Offset)
-	for s := tpl.log; s < tpl.log+tpl.logLength; s += vb.LogSectorSize {
-		if string(b[s:s+4]) != "loge" {
-			continue
-		}
-		if n := int64(binary.LittleEndian.Uint32(b[s+8:])); n > 0 && n%vb.LogSectorSize == 0 && s+n <= tpl.log+tpl.logLength {
-			vb.FixChecksumAt(b, s, n)
-		}
-	}
-	return b
+	return tpl.im.Patch(tpl.b, data[1:])
 }
 
 // cliSeeds reads the inputs kept under testdata/fuzz/FuzzCLI (Go's corpus

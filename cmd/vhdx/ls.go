@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
@@ -150,11 +151,24 @@ func runLs(s *session, stdout io.Writer, o lsOptions, args []string) error {
 }
 
 // lsLine prints an entry for people: mode, size, modification time (UTC),
-// ID, path, with "(deleted)" and a link's target.
+// ID, path, with "(deleted)" and a link's target; then one line per NTFS
+// stream. It appends rather than formats: listings run to millions of
+// lines.
 func lsLine(w io.Writer, e filesystem.Entry) error {
+	mode := filesystem.ModeString(e)[2:]
 	mtime := "-"
 	if e.Modified != nil {
-		mtime = e.Modified.UTC().Format("2006-01-02 15:04:05")
+		mtime = e.Modified.UTC().Format(time.DateTime)
+	}
+	line := func(b []byte, size int64, name string) []byte {
+		b = append(b, mode...)
+		b = appendPadded(b, strconv.FormatInt(size, 10), 13)
+		b = append(b, ' ')
+		b = append(b, mtime...)
+		b = appendPadded(b, escape(e.ID), 11)
+		b = append(b, ' ')
+		b = append(b, name...)
+		return append(b, '\n')
 	}
 	name := e.Path
 	if e.Type == filesystem.TypeSymlink && e.Target != "" {
@@ -163,14 +177,19 @@ func lsLine(w io.Writer, e filesystem.Entry) error {
 	if e.Deleted {
 		name += " (deleted)"
 	}
-	_, err := fmt.Fprintf(w, "%s %12d %s %10s %s\n", filesystem.ModeString(e)[2:], e.Size, mtime, escape(e.ID), escape(name))
-	if err != nil {
-		return err
-	}
+	b := line(make([]byte, 0, 128), e.Size, escape(name))
 	for _, st := range e.Streams {
-		if _, err := fmt.Fprintf(w, "%s %12d %s %10s %s:%s\n", filesystem.ModeString(e)[2:], st.Size, mtime, escape(e.ID), escape(e.Path), escape(st.Name)); err != nil {
-			return err
-		}
+		b = line(b, st.Size, escape(e.Path)+":"+escape(st.Name))
 	}
-	return nil
+	_, err := w.Write(b)
+	return err
+}
+
+// appendPadded appends s right-aligned in a field of width characters
+// after a space.
+func appendPadded(b []byte, s string, width int) []byte {
+	for i := len(s); i < width; i++ {
+		b = append(b, ' ')
+	}
+	return append(b, s...)
 }

@@ -73,22 +73,24 @@ func parseInode(n uint32, off int64, b []byte) *Inode {
 		}
 	}
 	// A time field of the large inode exists when it fits in i_extra_isize.
-	stamp := func(lo, hi int) *time.Time {
+	// The four times share one allocation.
+	times := new([4]time.Time)
+	stamp := func(i, lo, hi int) *time.Time {
 		sec := int64(int32(le.Uint32(b[lo:])))
 		var nsec int64
-		if hi > 0 && hi+4 <= 0x80+extra {
+		if hi+4 <= 0x80+extra {
 			x := le.Uint32(b[hi:])
 			sec += int64(x&3) << 32
 			nsec = int64(x >> 2)
 		}
-		t := time.Unix(sec, nsec).UTC()
-		return &t
+		times[i] = time.Unix(sec, nsec).UTC()
+		return &times[i]
 	}
-	ino.Atime = stamp(0x8, 0x8C)
-	ino.Ctime = stamp(0xC, 0x84)
-	ino.Mtime = stamp(0x10, 0x88)
+	ino.Atime = stamp(0, 0x8, 0x8C)
+	ino.Ctime = stamp(1, 0xC, 0x84)
+	ino.Mtime = stamp(2, 0x10, 0x88)
 	if 0x94+4 <= 0x80+extra {
-		ino.Crtime = stamp(0x90, 0x94)
+		ino.Crtime = stamp(3, 0x90, 0x94)
 	}
 	if 0x80+extra+4 <= len(b) {
 		ino.Extra = b[0x80+extra:]

@@ -49,6 +49,11 @@ func (fsys *FS) ReadDir(p string) ([]filesystem.Entry, error) {
 }
 
 func (fsys *FS) readDir(p string) ([]filesystem.Entry, error) {
+	if fsys.orphans == nil {
+		if err := fsys.scanMFT(); err != nil {
+			return nil, err
+		}
+	}
 	id, clean, err := fsys.resolve(p)
 	if err != nil {
 		return nil, err
@@ -67,11 +72,7 @@ func (fsys *FS) readDir(p string) ([]filesystem.Entry, error) {
 		if c.record == id {
 			continue // the root lists itself as "."
 		}
-		m, err := fsys.mft(c.record)
-		if err != nil {
-			return nil, err
-		}
-		e, err := fsys.describe(c.record, m, c.name, filesystem.JoinPath(clean, c.name))
+		e, err := fsys.entry(c.record, c.name, filesystem.JoinPath(clean, c.name))
 		if err != nil {
 			return nil, err
 		}
@@ -81,27 +82,29 @@ func (fsys *FS) readDir(p string) ([]filesystem.Entry, error) {
 		listed[c.record] = true
 		out = append(out, e)
 	}
-	if fsys.orphans == nil {
-		if err := fsys.scanOrphans(); err != nil {
-			return nil, err
-		}
-	}
 	for _, rec := range fsys.orphans[id] {
 		if listed[rec.Number] {
 			continue
 		}
 		fn, _ := rec.name()
-		m, err := fsys.mft(rec.Number)
-		if err != nil {
-			continue
+		if e, err := fsys.entry(rec.Number, fn.Name, filesystem.JoinPath(clean, fn.Name)); err == nil {
+			out = append(out, e)
 		}
-		e, err := fsys.describe(rec.Number, m, fn.Name, filesystem.JoinPath(clean, fn.Name))
-		if err != nil {
-			continue
-		}
-		out = append(out, e)
 	}
 	return out, nil
+}
+
+// entry describes record id named name at path p: from the MFT scan, or
+// through the library for a record with an attribute list.
+func (fsys *FS) entry(id uint64, name, p string) (filesystem.Entry, error) {
+	if rec := fsys.record(id); rec != nil {
+		return describeRecord(rec, name, p), nil
+	}
+	m, err := fsys.mft(id)
+	if err != nil {
+		return filesystem.Entry{}, err
+	}
+	return fsys.describe(id, m, name, p)
 }
 
 // Stat describes the entry at p.

@@ -2,6 +2,7 @@ package ntfs
 
 import (
 	"encoding/binary"
+	"strconv"
 	"unicode/utf16"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
@@ -17,6 +18,15 @@ type Record struct {
 	Dir      bool
 	Base     uint64 // base record of an extension record; 0 in a base record
 	Names    []FileName
+	// SI is the content of $STANDARD_INFORMATION (at most 0x48 bytes).
+	SI []byte
+	// DataSize is the size of the unnamed $DATA stream; Streams are the
+	// named ones.
+	DataSize int64
+	Streams  []filesystem.Stream
+	// AttrList is set when an $ATTRIBUTE_LIST places attributes in other
+	// records, which the record alone does not describe.
+	AttrList bool
 }
 
 // FileName is the part of a $FILE_NAME attribute the scan keeps.
@@ -70,19 +80,36 @@ func parseRecord(b []byte, n uint64, off int64) (*Record, error) {
 		if typ == 0xFFFFFFFF || length < 16 || a+length > used {
 			break
 		}
-		if typ == parser.ATTR_TYPE_FILE_NAME && b[a+8] == 0 && length >= 0x18 {
+		resident := b[a+8] == 0
+		var content []byte
+		if resident && length >= 0x18 {
 			size, co := int(le.Uint32(b[a+0x10:])), int(le.Uint16(b[a+0x14:]))
-			if co+size <= length && size >= 0x42 {
-				c := b[a+co : a+co+size]
-				nl := int(c[0x40])
-				if 0x42+2*nl <= size {
-					u := make([]uint16, nl)
-					for i := range u {
-						u[i] = le.Uint16(c[0x42+2*i:])
-					}
-					ref := le.Uint64(c)
-					r.Names = append(r.Names, FileName{Parent: ref & (1<<48 - 1), ParentSeq: uint16(ref >> 48), Namespace: c[0x41], Name: string(utf16.Decode(u))})
+			if co+size <= length {
+				content = b[a+co : a+co+size]
+			}
+		}
+		switch typ {
+		case parser.ATTR_TYPE_STANDARD_INFORMATION:
+			r.SI = append([]byte(nil), content[:min(len(content), 0x48)]...)
+		case parser.ATTR_TYPE_ATTRIBUTE_LIST:
+			r.AttrList = true
+		case parser.ATTR_TYPE_FILE_NAME:
+			if fn, ok := fileName(content); ok {
+				r.Names = append(r.Names, fn)
+			}
+		case parser.ATTR_TYPE_DATA:
+			size := int64(len(content))
+			if !resident {
+				if length < 0x38 || le.Uint64(b[a+0x10:]) != 0 {
+					break // a later piece of a stream split over records
 				}
+				size = int64(le.Uint64(b[a+0x30:]))
+			}
+			nl, no := int(b[a+9]), int(le.Uint16(b[a+10:]))
+			if nl == 0 {
+				r.DataSize = size
+			} else if no+2*nl <= length {
+				r.Streams = append(r.Streams, filesystem.Stream{Name: utf16le(b[a+no : a+no+2*nl]), Size: size})
 			}
 		}
 		a += length
@@ -90,9 +117,33 @@ func parseRecord(b []byte, n uint64, off int64) (*Record, error) {
 	return r, nil
 }
 
-// scanOrphans reads every MFT record and groups the base records not in
-// use by the parent directory their $FILE_NAME names.
-func (fsys *FS) scanOrphans() error {
+// fileName reads the content of a $FILE_NAME attribute.
+func fileName(c []byte) (FileName, bool) {
+	if len(c) < 0x42 || 0x42+2*int(c[0x40]) > len(c) {
+		return FileName{}, false
+	}
+	ref := binary.LittleEndian.Uint64(c)
+	return FileName{Parent: ref & (1<<48 - 1), ParentSeq: uint16(ref >> 48), Namespace: c[0x41], Name: utf16le(c[0x42 : 0x42+2*int(c[0x40])])}, true
+}
+
+// utf16le decodes little-endian UTF-16.
+func utf16le(b []byte) string {
+	u := make([]uint16, len(b)/2)
+	for i := range u {
+		u[i] = binary.LittleEndian.Uint16(b[2*i:])
+	}
+	return string(utf16.Decode(u))
+}
+
+// maxCached bounds the MFT records kept from the scan (about 200 bytes
+// each); a larger MFT is described record by record through the library.
+const maxCached = 1 << 21
+
+// scanMFT reads every MFT record once: it keeps the base records (up to
+// maxCached) to describe entries without reading them again, and groups
+// the base records not in use by the parent directory their $FILE_NAME
+// names.
+func (fsys *FS) scanMFT() error {
 	fsys.orphans = map[uint64][]*Record{}
 	m0, err := fsys.mft(0)
 	if err != nil {
@@ -112,17 +163,24 @@ func (fsys *FS) scanOrphans() error {
 	if rs <= 0 || mftSize < 0 || mftSize > fsys.size {
 		return filesystem.Corrupt("$MFT", 0, "record size %d, $MFT size %d", rs, mftSize)
 	}
+	if mftSize/rs <= maxCached {
+		fsys.records = make([]*Record, mftSize/rs)
+	}
 	mft := filesystem.GuardReaderAt(library, fsys.ctx.MFTReader)
 	const batch = 256
 	buf := make([]byte, batch*rs)
 	for off := int64(0); off < mftSize; off += int64(len(buf)) {
 		n, _ := mft.ReadAt(buf[:min(int64(len(buf)), mftSize-off)], off)
 		for i := int64(0); (i+1)*rs <= int64(n); i++ {
-			rec, err := parseRecord(buf[i*rs:(i+1)*rs], uint64((off+i*rs)/rs), off+i*rs)
-			if err != nil || rec.InUse || rec.Base != 0 {
+			num := (off + i*rs) / rs
+			rec, err := parseRecord(buf[i*rs:(i+1)*rs], uint64(num), off+i*rs)
+			if err != nil || rec.Base != 0 {
 				continue
 			}
-			if fn, ok := rec.name(); ok {
+			if fsys.records != nil {
+				fsys.records[num] = rec
+			}
+			if fn, ok := rec.name(); ok && !rec.InUse {
 				fsys.orphans[fn.Parent] = append(fsys.orphans[fn.Parent], rec)
 			}
 		}
@@ -131,4 +189,34 @@ func (fsys *FS) scanOrphans() error {
 		}
 	}
 	return nil
+}
+
+// record returns MFT record id as the scan read it, nil when it was not
+// kept or needs its attribute list.
+func (fsys *FS) record(id uint64) *Record {
+	if id >= uint64(len(fsys.records)) || fsys.records[id] == nil || fsys.records[id].AttrList {
+		return nil
+	}
+	return fsys.records[id]
+}
+
+// describeRecord builds the entry of a record read by the scan.
+func describeRecord(rec *Record, name, p string) filesystem.Entry {
+	e := filesystem.Entry{
+		Name:    name,
+		Path:    p,
+		Type:    filesystem.TypeFile,
+		ID:      strconv.FormatUint(rec.Number, 10) + "-" + strconv.FormatUint(uint64(rec.Sequence), 10),
+		Deleted: !rec.InUse,
+		Streams: rec.Streams,
+	}
+	if rec.Dir {
+		e.Type = filesystem.TypeDir
+	} else {
+		e.Size = rec.DataSize
+	}
+	if len(rec.SI) >= 0x24 {
+		standardInformation(&e, rec.SI)
+	}
+	return e
 }

@@ -28,8 +28,10 @@ type FS struct {
 	size int64
 	dirs map[string]uint64 // directory path -> MFT record, resolved so far
 	// orphans maps a directory's record to the records not in use whose
-	// $FILE_NAME names it as parent; built on first use.
+	// $FILE_NAME names it as parent; records holds the base records by
+	// number. Both are built by the MFT scan on first use.
 	orphans map[uint64][]*Record
+	records []*Record
 }
 
 // Open reads the boot sector and the MFT of the NTFS filesystem held in

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -97,6 +98,24 @@ func TestAgainstSleuthKit(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := fstest.Entries(t, fsys)
+	// Records with an attribute list are described through go-ntfs, all
+	// others from the MFT scan: with the scan's records dropped, every
+	// entry goes through the library and must come out the same.
+	lib, err := Open(r, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lib.scanMFT(); err != nil {
+		t.Fatal(err)
+	}
+	lib.records = nil
+	if viaLib := fstest.Entries(t, lib); !reflect.DeepEqual(viaLib, got) {
+		for p, e := range got {
+			if !reflect.DeepEqual(viaLib[p], e) {
+				t.Errorf("%s: from the scan %+v, through go-ntfs %+v", p, e, viaLib[p])
+			}
+		}
+	}
 	seen := map[string]bool{}
 	deleted, streams := 0, 0
 	for _, b := range fstest.Fls(t, img) {
