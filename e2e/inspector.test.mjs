@@ -387,7 +387,7 @@ test('errors are shown plainly, and what could be read stays visible', { skip: s
   writeFileSync(junk, 'hello world\n'.repeat(1000));
   await dropFile(page, junk);
   await page.waitForSelector('#error-banner:not([hidden])');
-  assert.match(await page.textContent('#error-banner'), /notes\.txt could not be opened: .*not a VHDX/);
+  assert.match(await page.textContent('#error-banner'), /notes\.txt could not be opened: .*not a disk image format this tool reads/);
   assert.equal(await page.evaluate(() => document.body.dataset.state), 'empty');
   // Both region tables corrupt: headers are still shown, the damage is named.
   const img = images[0];

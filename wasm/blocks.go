@@ -38,6 +38,9 @@ func rangeArgs(args []js.Value, n uint64) (first, count, buckets uint64, err err
 // blockHistogram counts block states from the block summary: blocks the
 // scan has not reached yet are left out of the counts.
 func (e *engine) blockHistogram(args []js.Value) (any, error) {
+	if e.showsOther() {
+		return e.otherHistogram(args, false)
+	}
 	e.mu.Lock()
 	sum := e.blocks
 	_, err := e.bat()
@@ -72,6 +75,9 @@ func putCounts(counts []uint32) []byte {
 // layer l, element b*(L+2)+L those no layer stores (zeros), and element
 // b*(L+2)+L+1 the mixed blocks, whose sectors come from several.
 func (e *engine) layerHistogram(args []js.Value) (any, error) {
+	if e.showsOther() {
+		return e.otherHistogram(args, true)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.disk == nil {
@@ -109,6 +115,9 @@ func (e *engine) layerHistogram(args []js.Value) (any, error) {
 func (e *engine) layerBytes(args []js.Value) (any, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.vimg != nil {
+		return e.otherLayerBytes(args)
+	}
 	if e.disk == nil {
 		return nil, fmt.Errorf("layerBytes: %v", e.diskErr)
 	}
@@ -191,6 +200,9 @@ func (e *engine) block(args []js.Value) (any, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.vimg != nil {
+		return e.otherBlock(int64(args[0].Float()))
+	}
 	bat, err := e.bat()
 	if err != nil {
 		return nil, err
@@ -225,6 +237,9 @@ func (e *engine) sectorOwner(args []js.Value) (any, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.vimg != nil {
+		return e.otherOwner(int64(args[0].Float()))
+	}
 	if e.disk == nil {
 		return nil, fmt.Errorf("sectorOwner: %v", e.diskErr)
 	}

@@ -44,6 +44,13 @@ type engine struct {
 	diskErr error
 	key     string
 
+	// An image in another format (qcow2, raw): vimg is set, img is nil.
+	vimg     *vdisk.Image
+	vd       *vdisk.Disk // its virtual disk; nil when unreadable (diskErr)
+	snapshot string      // the internal snapshot whose disk vd reads, "" for the current one
+	maps     *clusterMaps
+	summary  otherSummary
+
 	cacheOnce sync.Once
 	cache     *idbcache.Cache
 }
@@ -57,6 +64,10 @@ func main() {
 		"layerHistogram": e.layerHistogram,
 		"layerBytes":     e.layerBytes,
 		"exportVHDX":     e.exportVHDX,
+		"exportQCOW2":    e.exportQCOW2,
+		"l2":             e.l2,
+		"refcountBlock":  e.refcountBlock,
+		"snapshot":       e.selectSnapshot,
 		"check":          e.check,
 		"fields":         e.fields,
 		"blockHistogram": e.blockHistogram,
@@ -147,7 +158,11 @@ type checkResult struct {
 func (e *engine) check(args []js.Value) (any, error) {
 	e.mu.Lock()
 	img, top, key := e.img, e.top, e.key
+	vimg, vd := e.vimg, e.vd
 	e.mu.Unlock()
+	if vimg != nil {
+		return checkOther(args, top, vimg, vd)
+	}
 	if img == nil {
 		return nil, errors.New("no image is open")
 	}
@@ -183,6 +198,13 @@ func (e *engine) check(args []js.Value) (any, error) {
 func (e *engine) fields([]js.Value) (any, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.vimg != nil {
+		f := e.vimg.Fields()
+		if f == nil { // a raw image has no structures
+			f = []vdisk.Field{}
+		}
+		return jsonString(f)
+	}
 	img, err := e.current()
 	if err != nil {
 		return nil, err
@@ -193,6 +215,9 @@ func (e *engine) fields([]js.Value) (any, error) {
 func (e *engine) report([]js.Value) (any, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.vimg != nil {
+		return e.reportOther()
+	}
 	img, err := e.current()
 	if err != nil {
 		return nil, err

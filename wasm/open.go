@@ -13,8 +13,10 @@ import (
 	"syscall/js"
 
 	"github.com/vhdx-inspector/vhdx-inspector/internal/report"
+	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 	"github.com/vhdx-inspector/vhdx-inspector/wasm/jsblob"
+	"github.com/vhdx-inspector/vhdx-inspector/wasm/jsutil"
 )
 
 // droppedFile is a File the user gave, opened as an image when it is one.
@@ -22,9 +24,13 @@ type droppedFile struct {
 	name   string
 	file   js.Value
 	reader *watchedReader
-	img    *vhdx.Image
-	err    error // why it is not an image
+	img    *vhdx.Image  // a VHDX image
+	vimg   *vdisk.Image // an image in another format (qcow2, raw)
+	err    error        // why it is not an image
 }
+
+// isImage reports whether d is (at least partly) an image.
+func (d *droppedFile) isImage() bool { return d.img != nil || d.vimg != nil }
 
 // cacheKey identifies a file by name, size, modification time and the
 // current header's GUIDs (which change whenever the file is written).
@@ -47,6 +53,7 @@ func cacheKey(file js.Value, img *vhdx.Image) string {
 
 type openResult struct {
 	Key        string            `json:"key"`
+	Format     vdisk.Format      `json:"format"` // always "vhdx" here
 	Cached     bool              `json:"cached"`
 	Name       string            `json:"name"`
 	Summary    json.RawMessage   `json:"summary"`
@@ -67,13 +74,13 @@ func (e *engine) open(args []js.Value) (any, error) {
 	if len(args) < 1 || !args[0].Truthy() {
 		return nil, errors.New("open: expected a File")
 	}
-	return e.openSet([]js.Value{args[0]}, false)
+	return e.openSet([]js.Value{args[0]}, false, openOptions(jsutil.Arg(args, 1)))
 }
 
-// openFiles opens an array of Files: the top of the differencing chain
-// they form (the image no other names as its parent) is shown, read
-// through the parents found among them by file name. With add true the
-// files join those given before.
+// openFiles opens an array of Files: the top of the chain they form (the
+// image no other names as its parent, backing file or data file) is shown,
+// read through the files found among them by file name. With add true the
+// files join those given before; args[2] may hold {format: "raw"}.
 func (e *engine) openFiles(args []js.Value) (any, error) {
 	if len(args) < 1 || args[0].Type() != js.TypeObject {
 		return nil, errors.New("openFiles: expected an array of Files")
@@ -83,10 +90,43 @@ func (e *engine) openFiles(args []js.Value) (any, error) {
 		files[i] = args[0].Index(i)
 	}
 	add := len(args) > 1 && args[1].Truthy()
-	return e.openSet(files, add)
+	return e.openSet(files, add, openOptions(jsutil.Arg(args, 2)))
 }
 
-func (e *engine) openSet(files []js.Value, add bool) (any, error) {
+// openOptions reads {format: "raw"} from opts: files of no known format
+// then open as raw images.
+func openOptions(opts js.Value) vdisk.Format {
+	if opts.Type() == js.TypeObject && opts.Get("format").Type() == js.TypeString {
+		return vdisk.Format(strings.ToLower(opts.Get("format").String()))
+	}
+	return ""
+}
+
+// openDropped opens one File as an image of whatever format its bytes (or,
+// for raw images, its name) say; asRaw opens a file of no known format as
+// a raw image.
+func openDropped(f js.Value, asRaw bool) *droppedFile {
+	d := &droppedFile{file: f, reader: &watchedReader{sizedReaderAt: jsblob.New(f)}}
+	if n := f.Get("name"); n.Type() == js.TypeString {
+		d.name = n.String()
+	}
+	size := d.reader.Size()
+	format, err := vdisk.Identify(d.reader, size, d.name)
+	if err != nil && asRaw && errors.Is(err, vdisk.ErrUnknownFormat) {
+		format, err = vdisk.Raw, nil
+	}
+	switch {
+	case err != nil:
+		d.err = err
+	case format == vdisk.VHDX:
+		d.img, d.err = vhdx.Open(d.reader, size)
+	default:
+		d.vimg, d.err = vdisk.Open(d.reader, size, d.name, vdisk.Options{Format: format})
+	}
+	return d
+}
+
+func (e *engine) openSet(files []js.Value, add bool, format vdisk.Format) (any, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var set []*droppedFile
@@ -94,25 +134,32 @@ func (e *engine) openSet(files []js.Value, add bool) (any, error) {
 		set = e.files
 	}
 	for _, f := range files {
-		d := &droppedFile{name: f.Get("name").String(), file: f, reader: &watchedReader{sizedReaderAt: jsblob.New(f)}}
-		d.img, d.err = vhdx.Open(d.reader, d.reader.Size())
-		set = replaceByName(set, d)
+		set = replaceByName(set, openDropped(f, format == vdisk.Raw))
 	}
 	top := pickTop(set)
 	if top == nil {
 		for _, d := range set {
+			var ue *vdisk.UnsupportedError
+			if errors.As(d.err, &ue) { // it says the file's name
+				return nil, d.err
+			}
 			if d.err != nil {
 				return nil, fmt.Errorf("%s: %w", d.name, d.err)
 			}
 		}
-		return nil, errors.New("no VHDX image among the files given")
+		return nil, errors.New("no disk image among the files given")
+	}
+	if top.vimg != nil {
+		e.files, e.top = set, top
+		return e.openOther("")
 	}
 	e.files, e.top, e.img, e.key = set, top, top.img, cacheKey(top.file, top.img)
+	e.vimg, e.vd, e.maps = nil, nil, nil
 	e.blocks = nil
 	if top.img.BAT != nil {
 		e.blocks = newBlockSummary(top.img.BAT)
 	}
-	res := openResult{Key: e.key, Name: top.name, Structures: report.StructuresOf(top.img)}
+	res := openResult{Key: e.key, Format: vdisk.VHDX, Name: top.name, Structures: report.StructuresOf(top.img)}
 	if top.err != nil {
 		res.Error = top.err.Error()
 	}
@@ -164,35 +211,62 @@ func replaceByName(set []*droppedFile, d *droppedFile) []*droppedFile {
 }
 
 // pickTop returns the image to show: the first image that no other image
-// names as its parent, preferring differencing disks (the newest layer of
-// a chain); nil when no file is even partly an image.
+// names as its parent, backing file or data file, preferring images that
+// name one (the newest layer of a chain); nil when no file is even partly
+// an image.
 func pickTop(set []*droppedFile) *droppedFile {
 	named := map[string]bool{}
 	for _, d := range set {
-		if d.img != nil {
-			for _, p := range vhdx.ParentPaths(d.img) {
-				named[strings.ToLower(path.Base(p))] = true
-			}
+		for _, n := range referencedNames(d) {
+			named[strings.ToLower(n)] = true
 		}
 	}
 	var best *droppedFile
 	for _, d := range set {
 		switch {
-		case d.img == nil || named[strings.ToLower(d.name)]:
+		case !d.isImage() || named[strings.ToLower(d.name)]:
 		case best == nil:
 			best = d
-		case d.img.Metadata != nil && d.img.Metadata.HasParent && !(best.img.Metadata != nil && best.img.Metadata.HasParent):
+		case len(referencedNames(d)) > 0 && len(referencedNames(best)) == 0:
 			best = d
 		}
 	}
 	if best == nil { // every image is someone's parent: a loop; show the first
 		for _, d := range set {
-			if d.img != nil {
+			if d.isImage() {
 				return d
 			}
 		}
 	}
 	return best
+}
+
+// referencedNames lists the file names d refers to: a VHDX's parent, a
+// qcow2's backing file and data file.
+func referencedNames(d *droppedFile) []string {
+	var out []string
+	switch {
+	case d.img != nil:
+		if d.img.Metadata == nil || !d.img.Metadata.HasParent {
+			return nil
+		}
+		for _, p := range vhdx.ParentPaths(d.img) {
+			out = append(out, baseName(p))
+		}
+	case d.vimg != nil:
+		for _, r := range d.vimg.References() {
+			out = append(out, baseName(r.Name))
+			for _, p := range r.Paths {
+				out = append(out, baseName(p))
+			}
+		}
+	}
+	return out
+}
+
+// baseName is the file name of a path written with / or \.
+func baseName(p string) string {
+	return path.Base(strings.ReplaceAll(p, `\`, "/"))
 }
 
 // resolve finds a parent among the given files by the file name of a

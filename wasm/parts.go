@@ -55,22 +55,30 @@ func describeDisk(r io.ReaderAt, size int64, sectorSize int) (*partsResult, erro
 	return out, nil
 }
 
-// partitions describes the partitions of the virtual disk shown.
+// partitions describes the partitions of the virtual disk shown, of any
+// format.
 func (e *engine) partitions([]js.Value) (any, error) {
 	e.mu.Lock()
-	disk, diskErr, img := e.disk, e.diskErr, e.img
+	disk, diskErr, img, vd, other := e.disk, e.diskErr, e.img, e.vd, e.vimg != nil
 	e.mu.Unlock()
-	if disk == nil {
+	var r io.ReaderAt
+	var size int64
+	sector := 512
+	switch {
+	case other && vd != nil:
+		r, size = vd, vd.Size()
+	case !other && disk != nil:
+		r, size = disk, disk.Size()
+		if m := img.Metadata; m != nil && m.LogicalSectorSize != 0 {
+			sector = int(m.LogicalSectorSize)
+		}
+	default:
 		if diskErr == nil {
 			diskErr = errors.New("no image is open")
 		}
 		return nil, diskErr
 	}
-	sector := 512
-	if m := img.Metadata; m != nil && m.LogicalSectorSize != 0 {
-		sector = int(m.LogicalSectorSize)
-	}
-	out, err := describeDisk(disk, disk.Size(), sector)
+	out, err := describeDisk(r, size, sector)
 	if err != nil {
 		return nil, err
 	}

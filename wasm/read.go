@@ -8,6 +8,7 @@ import (
 	"io"
 	"syscall/js"
 
+	"github.com/vhdx-inspector/vhdx-inspector/qcow2"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 	"github.com/vhdx-inspector/vhdx-inspector/wasm/jsutil"
 )
@@ -28,7 +29,7 @@ func readArgs(args []js.Value) (int64, int, error) {
 func readWith(read func([]byte, int64) (int, error), off int64, n int) (any, error) {
 	buf := make([]byte, n)
 	got, err := read(buf, off)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, vhdx.ErrBeyondEnd) {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, vhdx.ErrBeyondEnd) && !errors.Is(err, qcow2.ErrBeyondEnd) {
 		return nil, err
 	}
 	return jsutil.Bytes(buf[:got]), nil
@@ -41,7 +42,11 @@ func (e *engine) readFile(args []js.Value) (any, error) {
 	}
 	e.mu.Lock()
 	img, err := e.current()
+	top, other := e.top, e.vimg != nil
 	e.mu.Unlock()
+	if other { // no log to replay: the file as it is
+		return readWith(top.reader.ReadAt, off, n)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +60,14 @@ func (e *engine) readDisk(args []js.Value) (any, error) {
 	}
 	e.mu.Lock()
 	disk, diskErr := e.disk, e.diskErr
+	vd, other := e.vd, e.vimg != nil
 	e.mu.Unlock()
+	if other {
+		if vd == nil {
+			return nil, diskErr
+		}
+		return readWith(vd.ReadAt, off, n)
+	}
 	if disk == nil {
 		if diskErr == nil {
 			diskErr = errors.New("no image is open")

@@ -34,6 +34,9 @@ func (e *engine) cachedSummary() (json.RawMessage, bool) {
 // hold {onProgress(done, total)} in bytes of table read. Opening another
 // image stops it.
 func (e *engine) scan(args []js.Value) (any, error) {
+	if e.showsOther() {
+		return e.scanOther()
+	}
 	e.mu.Lock()
 	img, sum, key := e.img, e.blocks, e.key
 	e.mu.Unlock()

@@ -3,13 +3,14 @@
 
 import { Engine } from './engine.js';
 import { HexView } from './hexview.js';
-import { BlockMap, hasData, layerVar, layerSwatch } from './blockmap.js';
+import { BlockMap, SCHEMES, hasData, layerVar, layerSwatch } from './blockmap.js';
 import { chainModel, joinsChain, listNames } from './chain.js';
 import { StructuresView } from './structures.js';
 import { ExportView } from './export.js';
 import { FilesView } from './files.js';
 import { partitionsCard, fieldIndex, partitionBands } from './partitions.js';
 import { renderOverview, renderValidation, countSeverities, damageOf } from './views.js';
+import { renderImageOverview, Qcow2Structures, qcow2Region } from './qcow2.js';
 import { el, hex, humanSize, bothSizes, duration, parseLocation, parseNumber, grouped, stateLabel } from './format.js';
 
 const $ = (id) => document.getElementById(id);
@@ -20,7 +21,7 @@ const ALIASES = { hex: 'hex-file', file: 'hex-file', 'file-hex': 'hex-file', 'di
 const VIEW_KEYS = { o: 'overview', s: 'structures', b: 'blocks', f: 'hex-file', d: 'disk', v: 'validation', e: 'export', i: 'files' };
 VIEWS.forEach((v, i) => { VIEW_KEYS[String(i + 1)] = v; });
 
-const EMPTY_TITLE = 'Drop a .vhdx file anywhere on this page';
+const EMPTY_TITLE = 'Drop a .vhdx, .qcow2 or raw disk image anywhere on this page';
 // sessionStorage key of the names of the files last opened in this tab.
 const LAST_FILES = 'vhdx-inspector-last-files';
 
@@ -129,16 +130,29 @@ const blockMap = new BlockMap($('view-blocks'), {
   onMessage: (t) => status(t),
 });
 
-const structures = new StructuresView({
+const structureOpts = {
   list: $('struct-list'),
   detail: $('struct-detail'),
   engine,
   openFile: (offset, length) => navigate(`hex-file:${hex(offset)}${length > 1 ? `+${hex(length)}` : ''}`),
   openDisk: (offset) => navigate(`disk:${hex(offset)}`),
   onSelect: (id) => navigate(`structures:${id}`),
-});
+};
+const structures = new StructuresView(structureOpts);
+const qcow2Structures = new Qcow2Structures(structureOpts);
 
-Object.assign(inspector, { fileHex, diskHex, blockMap, structures });
+/** Whether the image shown is not a VHDX (qcow2, raw). */
+function isOther() {
+  return !!state.info && !!state.info.format && state.info.format !== 'vhdx';
+}
+
+/** The Structures view of the image shown: VHDX or qcow2 (raw images have none). */
+function structuresView() {
+  if (!isOther()) return structures;
+  return state.info.overview && state.info.overview.qcow2 ? qcow2Structures : null;
+}
+
+Object.assign(inspector, { fileHex, diskHex, blockMap, structures, qcow2Structures });
 
 const exporter = new ExportView($('view-export'), { engine, onMessage: (t) => status(t) });
 
@@ -161,7 +175,7 @@ function link(hash, text) {
 
 function renderOverviewView() {
   if (!state.info) return;
-  renderOverview($('view-overview'), {
+  (isOther() ? renderImageOverview : renderOverview)($('view-overview'), {
     info: state.info,
     counting: state.counting,
     checking: state.checking,
@@ -173,6 +187,7 @@ function renderOverviewView() {
     validate,
     link,
     addFiles: (files) => openFiles(files, true),
+    selectSnapshot,
   });
   if (state.parts) {
     const s = state.info.summary || {};
@@ -234,6 +249,7 @@ function fieldAt(off) {
 }
 
 function coarseRegion(off) {
+  if (isOther()) return qcow2Region(state.info, off);
   const s = state.info && state.info.structures;
   if (!s) return null;
   const K = 1024;
@@ -270,7 +286,7 @@ function describeFileOffset(off, peek) {
     const v = f.value === undefined || f.value === '' ? '' : ` = ${f.value}`;
     return { text: `${f.structure} · ${f.field}${v}`, start: f.offset, end: f.offset + f.length };
   }
-  const b = state.info.structures.bat;
+  const b = state.info.structures && state.info.structures.bat;
   if (b && off >= b.offset && off < b.offset + b.entry_count * 8) {
     const i = Math.floor((off - b.offset) / 8);
     const start = b.offset + i * 8;
@@ -357,7 +373,7 @@ function describeDiskOffset(off) {
   }
   info = state.blockInfo.get(n);
   const st = info && info.state ? ` (${stateLabel(info.state)})` : '';
-  const fo = info && hasData(info.state) && info.file_offset >= 0 ? ` · file ${hex(info.file_offset + (off % s.block_size))}` : '';
+  const fo = info && (hasData(info.state) || isOther()) && info.file_offset >= 0 ? ` · file ${hex(info.file_offset + (off % s.block_size))}` : '';
   return { text: `sector ${grouped(lba)} · block ${grouped(n)}${st}${fo}`, ...where };
 }
 
@@ -394,7 +410,7 @@ async function resolveFileLocation(loc) {
   if (loc.kind === 'lba') return loc.value * (state.info.summary.logical_sector_size || 512);
   if (loc.kind === 'block') {
     const b = await engine.block(loc.value);
-    if (!hasData(b.state) || b.file_offset < 0) throw new Error(`block ${loc.value} is ${stateLabel(b.state)}: no file data`);
+    if (!(hasData(b.state) || isOther()) || b.file_offset < 0) throw new Error(`block ${loc.value} is ${stateLabel(b.state)}: no file data`);
     return b.file_offset;
   }
   return null;
@@ -496,7 +512,7 @@ function showView(view, focus = true) {
 function applyRoute({ view, arg }) {
   showView(view);
   if (!state.info) return;
-  if (view === 'structures') structures.select(arg);
+  if (view === 'structures') structuresView()?.select(arg);
   else if (view === 'blocks') {
     const m = /^(\d+)-(\d+)$/.exec(arg);
     if (m) blockMap.setRange(Number(m[1]), Number(m[2]) - Number(m[1]) + 1);
@@ -552,6 +568,8 @@ function resetImage() {
   markTab('disk', '');
   markTab('files', '');
   structures.clear();
+  qcow2Structures.clear();
+  markTab('structures', '');
   blockMap.clear();
   exporter.clear();
   fileHex.setSource({ size: 0, read: null });
@@ -576,7 +594,7 @@ const displayNames = (files) => listNames(files.map((f) => f.name));
  * parents) given together. With add the files join those of the image shown
  * (a missing parent dropped later).
  */
-async function openFiles(list, add = false) {
+async function openFiles(list, add = false, opts = undefined) {
   const files = Array.from(list || []);
   if (!files.length) return;
   hideError();
@@ -596,7 +614,7 @@ async function openFiles(list, add = false) {
   let info;
   try {
     await engine.ready;
-    info = await engine.openFiles(files, add);
+    info = await engine.openFiles(files, add, opts);
   } catch (err) {
     if (gen !== state.gen) return;
     $('progress').hidden = engine.busy === 0;
@@ -609,6 +627,12 @@ async function openFiles(list, add = false) {
     // One file: the engine's "name: why" repeats the name of the title.
     const msg = files.length === 1 && err.message.startsWith(`${files[0].name}: `) ? err.message.slice(files[0].name.length + 2) : err.message;
     showError(files.length === 1 ? `${names} could not be opened` : `None of ${names} could be opened`, msg);
+    if (files.length === 1 && /open it as raw/.test(msg)) {
+      // No signature: it may be a plain disk image whose name does not say so.
+      const raw = el('button', { class: 'button small primary', type: 'button', id: 'open-as-raw' }, 'Open as a raw image');
+      raw.addEventListener('click', () => openFiles(files, false, { format: 'raw' }));
+      $('error-banner').querySelector('.toolbar').append(raw);
+    }
     return;
   }
   if (gen !== state.gen) return;
@@ -641,9 +665,9 @@ function showImage(info, gen, t0) {
   const fi = $('file-info');
   fi.textContent = '';
   fi.append(...[el('span', { class: 'name', title: name }, name),
-    el('span', { class: 'muted' }, `${humanSize(top.size)} file · ${s.virtual_size ? `${humanSize(s.virtual_size)} ${s.disk_type || ''} disk` : 'no readable metadata'}`),
+    el('span', { class: 'muted' }, `${humanSize(top.size)} ${info.format && info.format !== 'vhdx' ? `${info.format} ` : ''}file · ${s.virtual_size ? `${humanSize(s.virtual_size)} ${s.disk_type || ''} disk` : 'no readable metadata'}${info.snapshot ? ` · snapshot ${info.snapshot}` : ''}`),
     chain && chain.complete ? el('a', { class: 'badge chain', id: 'chain-badge', href: '#overview', title: `A differencing chain: ${chain.layers.map((l) => l.name).join(' → ')}` }, `${chain.layers.length} layers`) : null,
-    chain && !chain.complete ? el('a', { class: 'badge bad', id: 'chain-badge', href: '#overview', title: chain.note }, chain.kind === 'missing' ? 'parent missing' : 'chain broken') : null,
+    chain && !chain.complete ? el('a', { class: 'badge bad', id: 'chain-badge', href: '#overview', title: chain.note }, chain.kind === 'missing' ? (isOther() ? 'file missing' : 'parent missing') : 'chain broken') : null,
     info.cached ? el('span', { class: 'badge cached', title: 'Summary read from this browser’s IndexedDB cache' }, 'cached') : null,
     info.error ? el('span', { class: 'badge bad', title: info.error }, 'damaged') : null,
     !info.error && damageOf(info) ? el('a', { class: 'badge bad', id: 'damage-badge', href: '#overview', title: damageOf(info).note }, damageOf(info).text) : null].filter(Boolean));
@@ -661,7 +685,12 @@ function showImage(info, gen, t0) {
     }
     return f;
   }, (err) => { status(`Fields: ${err.message}`); return []; });
-  structures.setImage(info, fieldsPromise);
+  const sv = structuresView();
+  if (sv) sv.setImage(info, fieldsPromise);
+  else {
+    markTab('structures', 'a raw image has no structures: the file is the disk');
+    $('struct-detail').textContent = 'A raw image has no structures: its bytes are the disk’s bytes.';
+  }
   const fileSize = s.replay && s.replay.file_size_after ? s.replay.file_size_after : s.file_size || top.size;
   fileHex.setSource({ size: fileSize, read: (o, n) => engine.readFile(o, n, true) });
   const diskError = diskUnreadable();
@@ -677,7 +706,9 @@ function showImage(info, gen, t0) {
       rowMark: chain && chain.complete ? diskRowMark : null,
     });
   }
-  if (s.payload_blocks && info.structures && info.structures.bat) {
+  if (s.payload_blocks && isOther()) {
+    blockMap.setImage(s, chain ? { layers: chain.complete ? chain.layers : null, note: chain.note } : null, SCHEMES[info.format] || SCHEMES.qcow2);
+  } else if (s.payload_blocks && info.structures && info.structures.bat) {
     blockMap.setImage(s, chain ? { layers: chain.complete ? chain.layers : null, note: chain.note } : null);
   } else {
     blockMap.clear();
@@ -688,7 +719,8 @@ function showImage(info, gen, t0) {
     filesView.setImage({
       size: s.virtual_size,
       sectorSize: s.logical_sector_size || 512,
-      blockSize: s.payload_blocks && info.structures && info.structures.bat ? s.block_size : 0,
+      blockSize: s.payload_blocks && (isOther() || (info.structures && info.structures.bat)) ? s.block_size : 0,
+      blockUnit: info.format === 'qcow2' ? 'cluster' : 'block',
       chain: !!(chain && chain.complete),
     });
   } else {
@@ -791,10 +823,27 @@ function diskUnreadable() {
   const s = state.info.summary || {};
   const c = state.chain;
   if (c && c.complete) return '';
+  if (c && c.kind === 'missing' && isOther()) return `The virtual disk needs ${c.parent}, which was not given: ${c.child} reads part of its disk from it. Drop ${c.parent} on this page to read the disk.`;
+  if (c && isOther()) return `The virtual disk cannot be read: ${c.reason}`;
   if (c && c.kind === 'missing') return `The virtual disk needs the parent ${c.parent}, which was not given: ${c.child} stores only the sectors written since its checkpoint. Drop ${c.parent} on this page to read the disk through the chain.`;
   if (c && c.kind === 'mismatch') return `The virtual disk cannot be read: the parent ${c.parent} does not match ${c.child} (${c.reason}).`;
   if (s.disk_error || !s.virtual_size) return `The virtual disk cannot be read: ${s.disk_error || 'no metadata'}`;
   return '';
+}
+
+/** Shows the disk of a qcow2 internal snapshot (its ID; '' for the current disk). */
+async function selectSnapshot(id) {
+  if (!state.info) return;
+  const t0 = performance.now();
+  let info;
+  try {
+    info = await engine.snapshot(id);
+  } catch (err) {
+    showError(`Snapshot ${id} could not be read`, err.message);
+    return;
+  }
+  resetImage();
+  showImage(info, state.gen, t0);
 }
 
 /** Opens a drop or a pick: it completes the chain shown, or replaces it. */

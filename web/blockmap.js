@@ -21,6 +21,27 @@ const STATE_OF_ID = [5, 4, 2, 3, 6, 6, 0, 1]; // engine state → index in STATE
 // Which state gives its colour to a cell holding several: the most telling one.
 const PRIORITY = [4, 5, 7, 6, 3, 1, 2, 0];
 
+/** qcow2 cluster kinds in legend order (the engine's slots: qcow2.ClusterKinds). */
+export const KINDS = [
+  { key: 'normal', css: '--st-fully-present' },
+  { key: 'compressed', css: '--st-partially-present' },
+  { key: 'zero_allocated', css: '--st-unmapped' },
+  { key: 'zero', css: '--st-zero' },
+  { key: 'unallocated', css: '--st-not-present' },
+  { key: 'invalid', css: '--st-invalid' },
+];
+const RAW_STATES = [{ key: 'data', css: '--st-fully-present' }];
+
+/**
+ * How a map's histogram slots read: states (legend order), the state of
+ * each engine slot, slots by how telling they are, and the unit's name.
+ */
+export const SCHEMES = {
+  vhdx: { states: STATES, stateOf: STATE_OF_ID, priority: PRIORITY, unit: 'block' },
+  qcow2: { states: KINDS, stateOf: [4, 3, 2, 0, 1, 5], priority: [5, 4, 3, 2, 1, 0], unit: 'cluster' },
+  raw: { states: RAW_STATES, stateOf: [0, 0, 0, 0, 0, 0], priority: [3, 4, 2, 1, 0, 5], unit: 'block' },
+};
+
 const MAX_BUCKETS = 65536; // the engine caches whole-disk histograms up to this many
 const MAX_CELL = 56; // CSS px
 const GAP_FROM = 8; // cells at least this big get a 1px gutter
@@ -52,7 +73,7 @@ export function layerSwatch(i) {
 /** Colour of a state name ("fully_present", "invalid_4"…) as "#rrggbb" for the current theme. */
 export function stateColor(name) {
   const key = String(name).startsWith('invalid') ? 'invalid' : name;
-  const s = STATES.find((x) => x.key === key);
+  const s = [...STATES, ...KINDS, ...RAW_STATES].find((x) => x.key === key);
   return s ? getComputedStyle(document.documentElement).getPropertyValue(s.css).trim() : '#888888';
 }
 
@@ -103,6 +124,9 @@ export function mapLayout(count, W, H) {
   return { per, cells, s, cols, rows: Math.ceil(cells / cols) };
 }
 
+/** "cluster" → "Cluster" */
+function cap(s) { return s.charAt(0).toUpperCase() + s.slice(1); }
+
 export class BlockMap {
   /**
    * @param {HTMLElement} host
@@ -112,6 +136,7 @@ export class BlockMap {
     this.host = host;
     this.opts = opts;
     this.engine = opts.engine;
+    this.scheme = SCHEMES.vhdx;
     this.total = 0;
     this.first = 0;
     this.count = 0;
@@ -177,8 +202,10 @@ export class BlockMap {
    * differencing disk: layers when the chain is complete (the map then
    * colours by layer), else note says why it cannot.
    */
-  setImage(summary, chain = null) {
+  setImage(summary, chain = null, scheme = SCHEMES.vhdx) {
     this.imageGen = (this.imageGen || 0) + 1; // answers for the image before are dropped
+    this.scheme = scheme;
+    this.info.textContent = ''; // the block described belonged to the image before
     this.summary = summary;
     this.clearBands();
     this.layers = chain && chain.layers && chain.layers.length > 1 ? chain.layers : null;
@@ -256,7 +283,7 @@ export class BlockMap {
 
   /** Values per histogram bucket: 8 states, or the layers plus "no data". */
   get stride() {
-    return this.mode === 'layer' ? this.layers.length + 2 : 8;
+    return this.mode === 'layer' ? this.layers.length + 2 : this.scheme.stateOf.length;
   }
 
   /** What layer-mode slot s holds: a layer index, 'none' (zeros) or 'mixed'. */
@@ -407,9 +434,9 @@ export class BlockMap {
       slotRGB.push(parseColor(layerColor(-1)), parseColor(cssVar('--layer-mixed')));
       order = [...Array(L).keys(), L + 1, L];
     } else {
-      const rgb = STATES.map((s) => parseColor(cssVar(s.css)));
-      slotRGB = STATE_OF_ID.map((i) => rgb[i]);
-      order = PRIORITY;
+      const rgb = this.scheme.states.map((s) => parseColor(cssVar(s.css)));
+      slotRGB = this.scheme.stateOf.map((i) => rgb[i]);
+      order = this.scheme.priority;
     }
     const gap = L.s >= GAP_FROM ? Math.max(1, Math.round(dpr)) : 0;
     const h = this.hist;
@@ -500,7 +527,8 @@ export class BlockMap {
   renderRange() {
     const last = this.first + this.count - 1;
     const per = this.L ? this.L.per : 1;
-    this.rangeLabel.textContent = `Blocks ${grouped(this.first)}–${grouped(last)} of ${grouped(this.total)} · ${per === 1 ? 'one block per cell' : `${this.count % this.L.cells ? 'up to ' : ''}${grouped(per)} blocks per cell`} · blocks of ${humanSize(this.blockSize)}`;
+    const u = this.scheme.unit;
+    this.rangeLabel.textContent = `${cap(u)}s ${grouped(this.first)}–${grouped(last)} of ${grouped(this.total)} · ${per === 1 ? `one ${u} per cell` : `${this.count % this.L.cells ? 'up to ' : ''}${grouped(per)} ${u}s per cell`} · ${u}s of ${humanSize(this.blockSize)}`;
     const whole = this.first === 0 && this.count === this.total;
     this.zoomOut.disabled = whole;
     this.zoomAll.disabled = whole;
@@ -518,10 +546,11 @@ export class BlockMap {
       return;
     }
     const disk = this.summary.block_states || {};
-    const inView = new Array(STATES.length).fill(0);
+    const { states, stateOf } = this.scheme;
+    const inView = new Array(states.length).fill(0);
     const zoomed = this.count !== this.total;
     if (this.hist && zoomed) {
-      for (let i = 0; i < this.hist.length; i++) inView[STATE_OF_ID[i % 8]] += this.hist[i];
+      for (let i = 0; i < this.hist.length; i++) inView[stateOf[i % stateOf.length]] += this.hist[i];
     }
     const invalid = Object.entries(disk).filter(([k]) => k.startsWith('invalid')).reduce((s, [, v]) => s + Number(v), 0);
     if (zoomed) {
@@ -532,7 +561,7 @@ export class BlockMap {
       sw.style.background = 'var(--st-pending)';
       this.legend.append(el('li', { 'data-state': 'pending' }, sw, el('span', {}, 'not read yet'), el('span', { class: 'n' }, grouped(this.pending))));
     }
-    STATES.forEach((s, i) => {
+    states.forEach((s, i) => {
       const n = s.key === 'invalid' ? invalid : Number(disk[s.key] || 0);
       if (s.key === 'invalid' && !n && !inView[i]) return;
       this.legend.append(el('li', { class: n ? '' : 'zero-count', 'data-state': s.key },
@@ -548,7 +577,7 @@ export class BlockMap {
     const inView = this.hist && zoomed && this.hist.length % S === 0 ? sumBuckets(this.hist, S) : null;
     const disk = this.layerTotals;
     const bytes = this.layerBytesTotal; // per layer, then zeros
-    this.legend.append(el('li', { class: 'muted legend-head' }, el('span'), el('span', {}, 'blocks read wholly from'), el('span', { class: 'n' }, zoomed ? 'in view / disk' : 'blocks')));
+    this.legend.append(el('li', { class: 'muted legend-head' }, el('span'), el('span', {}, `${this.scheme.unit}s read wholly from`), el('span', { class: 'n' }, zoomed ? 'in view / disk' : `${this.scheme.unit}s`)));
     for (const s of [...Array(L).keys(), L + 1, L]) {
       const kind = this.slotKind(s);
       const n = disk ? disk[s] : null;
@@ -652,11 +681,11 @@ export class BlockMap {
           const kind = this.slotKind(s);
           parts.push(`${grouped(n)} ${kind === 'none' ? 'without data' : kind === 'mixed' ? 'mixed from several layers' : `from ${this.layers[kind].name}`}`);
         }
-        else if (s === 0 && this.layerNote) parts.push(`${grouped(n)} needing the parent`);
-        else parts.push(`${grouped(n)} ${stateLabel(STATES[STATE_OF_ID[s]].key)}`);
+        else if (s === 0 && this.layerNote && this.scheme === SCHEMES.vhdx) parts.push(`${grouped(n)} needing the parent`);
+        else parts.push(`${grouped(n)} ${stateLabel(this.scheme.states[this.scheme.stateOf[s]].key)}`);
       }
       const lines = [
-        `Blocks ${grouped(a)}–${grouped(b - 1)} (${grouped(b - a)})`,
+        `${cap(this.scheme.unit)}s ${grouped(a)}–${grouped(b - 1)} (${grouped(b - a)})`,
         `virtual ${byteRange(vStart, vEnd - 1)}`,
         parts.join(', '),
         'click to zoom in',
@@ -664,7 +693,7 @@ export class BlockMap {
       this.showInfo(lines);
       return;
     }
-    this.showInfo([`Block ${grouped(a)}`, `virtual ${byteRange(vStart, vEnd - 1)}`, '…']);
+    this.showInfo([`${cap(this.scheme.unit)} ${grouped(a)}`, `virtual ${byteRange(vStart, vEnd - 1)}`, '…']);
     try {
       const info = await this.engine.block(a);
       let layer = -1;
@@ -680,6 +709,10 @@ export class BlockMap {
         }
       }
       if (token !== this.descToken) return;
+      if (this.scheme !== SCHEMES.vhdx) {
+        this.describeCluster(info, layer);
+        return;
+      }
       const head = [
         `Block ${grouped(info.block)}`,
         `virtual ${byteRange(info.virtual_offset, info.virtual_offset + info.virtual_length - 1)}`,
@@ -702,6 +735,20 @@ export class BlockMap {
     } catch (err) {
       if (token === this.descToken) this.showInfo([`Block ${a}`, err.message]);
     }
+  }
+
+  /** Shows a qcow2 cluster or a raw block (info from engine.block) and the layer supplying it. */
+  describeCluster(info, layer) {
+    const u = cap(this.scheme.unit);
+    const lines = [`${u} ${grouped(info.block)}`, `virtual ${byteRange(info.virtual_offset, info.virtual_offset + info.virtual_length - 1)}`];
+    const own = info.file_offset >= 0 ? `${stateLabel(info.state)} at file offset ${hex(info.file_offset)}` : `${stateLabel(info.state)}: no data in this file`;
+    if (this.layers) {
+      lines.push(layer >= 0 ? `data from ${this.layerLabel(layer)}` : 'no layer stores it (reads as zeros)', `in ${this.layers[0].name}: ${own}`);
+    } else {
+      lines.push(own);
+    }
+    if (info.l2_entry_offset >= 0) lines.push(`L2 entry at ${hex(info.l2_entry_offset)} (L1 entry ${grouped(info.l1_index)})`);
+    this.showInfo(lines, info.state, this.layers ? { line: 2, layer, stateLine: 3 } : null);
   }
 
   /**

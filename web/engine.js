@@ -97,7 +97,12 @@ export class Engine extends EventTarget {
   }
 
   open(file) { return this.json('open', file); }
-  openFiles(files, add = false) { return this.json('openFiles', Array.from(files), !!add); }
+  /** opts: {format: 'raw'} opens files of no known format as raw images. */
+  openFiles(files, add = false, opts = undefined) { return this.json('openFiles', Array.from(files), !!add, opts); }
+  /** Reads the disk of a qcow2 internal snapshot (its ID or name; '' for the current disk). */
+  snapshot(name) { return this.json('snapshot', name); }
+  l2(index, start = 0, count = 0) { return this.json('l2', index, start, count); }
+  refcountBlock(index, start = 0, count = 0) { return this.json('refcountBlock', index, start, count); }
   layerHistogram(first, count, buckets) { return this.call('layerHistogram', [first, count, buckets]); }
   layerBytes(first, count) { return this.call('layerBytes', [first, count]); }
 
@@ -107,10 +112,15 @@ export class Engine extends EventTarget {
    * or the MessagePort of a streamed download (download.js). Returns
    * {promise (bytes written), cancel()}.
    */
-  exportVHDX(target, onProgress) {
+  exportVHDX(target, onProgress) { return this.exportImage('exportVHDX', target, onProgress); }
+
+  /** As exportVHDX, as a qcow2 image; opts: {compress: 'zlib' | 'zstd'}. */
+  exportQCOW2(target, onProgress, opts = undefined) { return this.exportImage('exportQCOW2', target, onProgress, opts); }
+
+  exportImage(method, target, onProgress, opts = undefined) {
     let id = 0;
     const transfer = typeof MessagePort === 'function' && target instanceof MessagePort ? [target] : [];
-    const promise = this.call('exportVHDX', [target], { quiet: true, onProgress, onId: (x) => { id = x; }, transfer });
+    const promise = this.call(method, opts ? [target, opts] : [target], { quiet: true, onProgress, onId: (x) => { id = x; }, transfer });
     return { promise, cancel: () => { if (id) this.worker.postMessage({ cancel: id }); } };
   }
   /**

@@ -25,7 +25,7 @@ function saveMode() {
 const NO_SAVE = 'Exports stream through this page’s service worker, which is not running yet: reload the page once (it then also works offline).';
 
 export function baseName(name) {
-  return String(name || 'disk').replace(/\.a?vhdx$/i, '') || 'disk';
+  return String(name || 'disk').replace(/\.(a?vhdx|qcow2?|img|raw|dd|bin|iso|001)$/i, '') || 'disk';
 }
 
 export class ExportView {
@@ -98,7 +98,9 @@ export class ExportView {
             : 'It streams into your downloads 4 MiB at a time, whatever its size; blocks that hold no data are sent as zeros without being read.'),
         el('p', { class: 'toolbar' }, start, this.cancelBtn), this.progress, this.progressText);
     }
-    const vhdxCard = chain ? this.renderVHDXCard(base, unreadable) : null;
+    const other = this.isOther();
+    const vhdxCard = chain || other ? this.renderVHDXCard(base, unreadable) : null;
+    const qcow2Card = other ? this.renderQCOW2Card(base, unreadable) : null;
 
     const clear = el('button', { class: 'button', type: 'button', id: 'cache-clear' }, 'Clear cached summaries');
     const clearStatus = el('span', { class: 'muted', 'aria-live': 'polite' });
@@ -114,7 +116,7 @@ export class ExportView {
       el('h2', { id: 'export-cache-title' }, 'Cache'),
       el('p', {}, 'Summaries, block maps and findings of files you opened are kept in this browser (IndexedDB) so that opening them again is instant. They never leave this computer.'),
       el('p', {}, clear, clearStatus));
-    r.append(el('div', { class: 'export-grid' }, reportCard, rawCard, vhdxCard, cacheCard));
+    r.append(el('div', { class: 'export-grid' }, reportCard, rawCard, vhdxCard, qcow2Card, cacheCard));
   }
 
   /** Why the virtual disk cannot be exported, or ''. */
@@ -128,22 +130,35 @@ export class ExportView {
     return '';
   }
 
-  /** The card of the merged standalone VHDX (chains only). */
+  /** Whether the image shown is not a VHDX (qcow2, raw): its exports convert it. */
+  isOther() {
+    return !!this.info.format && this.info.format !== 'vhdx';
+  }
+
+  /** Layers the raw export asks layerHistogram about (0: blockHistogram's VHDX states). */
+  layerCount() {
+    if (this.chain && this.chain.complete) return this.chain.layers.length;
+    return this.isOther() ? (this.info.chain || []).length : 0;
+  }
+
+  /** The card of the merged standalone VHDX (chains, and images in other formats). */
   renderVHDXCard(base, unreadable) {
-    const name = `${base}-merged.vhdx`;
+    const name = `${base}${this.chain ? '-merged' : ''}.vhdx`;
     const card = el('section', { class: 'card', 'aria-labelledby': 'export-vhdx-title' },
-      el('h2', { id: 'export-vhdx-title' }, 'Merged VHDX (standalone dynamic)'));
+      el('h2', { id: 'export-vhdx-title' }, this.chain ? 'Merged VHDX (standalone dynamic)' : 'VHDX (dynamic)'));
     const start = el('button', { class: 'button primary', type: 'button', id: 'export-vhdx', disabled: true }, saveMode() === 'download' ? `Download ${name}` : `Save as ${name}…`);
     const note = el('p', { class: 'note warn', id: 'export-vhdx-note', hidden: true });
     this.vhdxProgress = el('progress', { max: '1', value: '0', hidden: true, 'aria-label': 'Merged VHDX export progress' });
     this.vhdxText = el('p', { class: 'muted', id: 'export-vhdx-status', 'aria-live': 'polite' });
     this.vhdxCancel = el('button', { class: 'button', type: 'button', hidden: true, id: 'export-vhdx-cancel' }, 'Cancel');
     this.vhdxCancel.addEventListener('click', () => { if (this.vhdxJob) this.vhdxJob.cancel(); });
-    start.addEventListener('click', () => this.exportVHDX(start, name));
-    card.append(
-      el('p', {}, this.chain.complete
+    start.addEventListener('click', () => this.exportImage('vhdx', start, name));
+    const what = !this.chain ? `The virtual disk as one dynamic VHDX, allocating only blocks that hold data. ${this.file ? this.file.name : 'The file'} is not changed.`
+      : this.chain.complete
         ? `One dynamic VHDX without a parent holding what the chain reads: the ${this.chain.layers.length} layers merged, ${this.chain.layers.map((l) => l.name).join(' → ')}. The files given are not changed.`
-        : 'One dynamic VHDX without a parent holding what the whole chain reads, once every parent is given. The files given are not changed.'),
+        : 'One dynamic VHDX without a parent holding what the whole chain reads, once every parent is given. The files given are not changed.';
+    card.append(
+      el('p', {}, what),
       el('p', { class: 'toolbar' }, start, this.vhdxCancel), note, this.vhdxProgress, this.vhdxText);
     let why = '';
     if (unreadable) why = unreadable;
@@ -153,21 +168,48 @@ export class ExportView {
     note.hidden = !why;
     note.textContent = why;
     if (why) start.title = why;
+    this.ui = { ...this.ui, vhdx: { progress: this.vhdxProgress, text: this.vhdxText, cancel: this.vhdxCancel } };
     return card;
   }
 
-  async exportVHDX(btn, suggestedName) {
+  /** The card of the disk as a standalone qcow2 (images in other formats). */
+  renderQCOW2Card(base, unreadable) {
+    const name = `${base}${this.chain ? '-merged' : ''}.qcow2`;
+    const start = el('button', { class: 'button primary', type: 'button', id: 'export-qcow2' }, saveMode() === 'download' ? `Download ${name}` : `Save as ${name}…`);
+    const compress = el('select', { id: 'export-qcow2-compress', 'aria-label': 'Compression' },
+      el('option', { value: '' }, 'not compressed'), el('option', { value: 'zlib' }, 'compressed (zlib)'), el('option', { value: 'zstd' }, 'compressed (zstd)'));
+    const ui = {
+      progress: el('progress', { max: '1', value: '0', hidden: true, 'aria-label': 'qcow2 export progress' }),
+      text: el('p', { class: 'muted', id: 'export-qcow2-status', 'aria-live': 'polite' }),
+      cancel: el('button', { class: 'button', type: 'button', hidden: true, id: 'export-qcow2-cancel' }, 'Cancel'),
+    };
+    ui.cancel.addEventListener('click', () => { if (this.vhdxJob) this.vhdxJob.cancel(); });
+    start.addEventListener('click', () => this.exportImage('qcow2', start, name, compress.value ? { compress: compress.value } : undefined));
+    const why = unreadable || (!saveMode() ? NO_SAVE : '');
+    start.disabled = !!why;
+    if (why) start.title = why;
+    this.ui = { ...this.ui, qcow2: ui };
+    return el('section', { class: 'card', 'aria-labelledby': 'export-qcow2-title' },
+      el('h2', { id: 'export-qcow2-title' }, this.chain ? 'Merged qcow2 (standalone)' : 'qcow2'),
+      el('p', {}, `The virtual disk${this.chain ? ' as the whole chain reads it' : ''} as one qcow2 image without a backing file, allocating only clusters that hold data, written in one pass.`),
+      el('p', { class: 'toolbar' }, el('label', {}, 'Clusters ', compress), start, ui.cancel),
+      why ? el('p', { class: 'note warn', id: 'export-qcow2-note' }, why) : null, ui.progress, ui.text);
+  }
+
+  /** Writes the disk as a standalone VHDX or qcow2 (kind) through the engine. */
+  async exportImage(kind, btn, suggestedName, opts = undefined) {
+    const { progress, text, cancel } = this.ui[kind];
     let target;
     let savedName = suggestedName;
     if (saveMode() === 'picker') {
       try {
         target = await window.showSaveFilePicker({
           suggestedName,
-          types: [{ description: 'VHDX virtual disk', accept: { 'application/octet-stream': ['.vhdx'] } }],
+          types: [{ description: kind === 'vhdx' ? 'VHDX virtual disk' : 'qcow2 virtual disk', accept: { 'application/octet-stream': [`.${kind}`] } }],
         });
         savedName = target.name;
       } catch (err) {
-        if (err.name !== 'AbortError') this.vhdxText.textContent = `Cannot save: ${err.message}`;
+        if (err.name !== 'AbortError') text.textContent = `Cannot save: ${err.message}`;
         return;
       }
     } else {
@@ -176,33 +218,34 @@ export class ExportView {
     const t0 = performance.now();
     let cancelled = false;
     btn.disabled = true;
-    this.vhdxCancel.hidden = false;
-    this.vhdxProgress.hidden = false;
-    this.vhdxProgress.removeAttribute('value'); // indeterminate until the engine reports
-    this.vhdxText.textContent = 'Merging the chain…';
-    const job = this.engine.exportVHDX(target, (done, total) => {
+    cancel.hidden = false;
+    progress.hidden = false;
+    progress.removeAttribute('value'); // indeterminate until the engine reports
+    text.textContent = this.chain ? 'Merging the chain…' : 'Writing…';
+    const onProgress = (done, total) => {
       const secs = Math.max(0.001, (performance.now() - t0) / 1000);
-      this.vhdxProgress.value = total ? done / total : 0;
+      progress.value = total ? done / total : 0;
       const eta = done && total && done < total ? ((total - done) / (done / secs)) * 1000 : 0;
-      this.vhdxText.textContent = `${humanSize(done)} of ${humanSize(total)} (${((100 * done) / Math.max(1, total)).toFixed(1)}%) at ${humanSize(done / secs)}/s${eta ? ` · about ${duration(eta)} left` : ''}`;
-    });
+      text.textContent = `${humanSize(done)} of ${humanSize(total)} (${((100 * done) / Math.max(1, total)).toFixed(1)}%) at ${humanSize(done / secs)}/s${eta ? ` · about ${duration(eta)} left` : ''}`;
+    };
+    const job = kind === 'vhdx' ? this.engine.exportVHDX(target, onProgress) : this.engine.exportQCOW2(target, onProgress, opts);
     this.vhdxJob = { cancel: () => { cancelled = true; job.cancel(); } };
     let ok = false;
     try {
       const written = await job.promise;
       const ms = performance.now() - t0;
-      this.vhdxProgress.value = 1;
-      this.vhdxText.textContent = `Saved ${savedName}: ${bothSizes(written)} written in ${duration(ms)}.`;
-      this.root.dataset.exportedVhdx = String(written);
+      progress.value = 1;
+      text.textContent = `Saved ${savedName}: ${bothSizes(written)} written in ${duration(ms)}.`;
+      this.root.dataset[kind === 'vhdx' ? 'exportedVhdx' : 'exportedQcow2'] = String(written);
       ok = true;
-      this.onMessage?.(`Merged VHDX saved as ${savedName}`);
+      this.onMessage?.(`${kind === 'vhdx' ? 'VHDX' : 'qcow2'} saved as ${savedName}`);
     } catch (err) {
-      this.vhdxText.textContent = cancelled ? 'Export cancelled; the partial file was discarded.' : `Export failed: ${err.message}`;
+      text.textContent = cancelled ? 'Export cancelled; the partial file was discarded.' : `Export failed: ${err.message}`;
     } finally {
       this.vhdxJob = null;
       if (btn.isConnected) btn.disabled = false;
-      this.vhdxCancel.hidden = true;
-      if (!ok) this.vhdxProgress.hidden = true;
+      cancel.hidden = true;
+      if (!ok) progress.hidden = true;
     }
   }
 
@@ -293,7 +336,7 @@ export class ExportView {
       // Which blocks hold data: in this file (once its BAT is read), or for a chain in any layer.
       this.progressText.textContent = 'Reading the block allocation table…';
       await this.engine.scan().promise;
-      const L = this.chain && this.chain.complete ? this.chain.layers.length : 0;
+      const L = this.layerCount();
       for (let first = 0; first < blocks; first += WINDOW) {
         const n = Math.min(WINDOW, blocks - first);
         const states = L ? await this.engine.layerHistogram(first, n, n) : await this.engine.blockHistogram(first, n, n);

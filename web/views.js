@@ -7,12 +7,14 @@ import { replayTable } from './structures.js';
 
 const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 };
 
-function card(title, ...body) {
+/** A card: a titled section of the Overview. */
+export function card(title, ...body) {
   return el('section', { class: 'card', 'aria-label': typeof title === 'string' ? title : undefined },
     el('h2', {}, title), ...body);
 }
 
-function kv(rows, id) {
+/** A key–value list of [label, value, data-field] rows; undefined values are left out. */
+export function kv(rows, id) {
   const dl = el('dl', { class: 'kv', id });
   for (const [k, v, key] of rows) {
     if (v === undefined) continue;
@@ -227,7 +229,8 @@ export function renderOverview(root, ctx) {
   root.append(el('div', { class: 'cards' }, disk, hdr, blocks, val));
 }
 
-function validationSummary(ctx) {
+/** The Validation card of the Overview: progress, or the counts and the worst findings. */
+export function validationSummary(ctx) {
   const { check, checkError } = ctx;
   const box = el('div', { id: 'overview-validation' });
   if (ctx.checking) {

@@ -15,8 +15,10 @@ importScripts('./wasm_exec.js', './portwriter.js');
 
 const METHODS = new Set([
   'open', 'openFiles', 'scan', 'check', 'fields', 'blockHistogram', 'layerHistogram', 'layerBytes', 'block',
-  'readFile', 'readDisk', 'sectorOwner', 'report', 'cacheClear', 'partitions',
+  'readFile', 'readDisk', 'sectorOwner', 'report', 'cacheClear', 'l2', 'refcountBlock', 'snapshot', 'partitions',
 ]);
+// Methods writing an image into a file handle or download port.
+const EXPORTS = new Set(['exportVHDX', 'exportQCOW2']);
 // Methods whose only argument is {signal, onProgress}.
 const TASKS = new Set(['scan', 'check']);
 const PROGRESS_MS = 100; // at most this often a progress message per job
@@ -96,14 +98,14 @@ function ownBuffer(value) {
 }
 
 /**
- * Writes the merged disk as a standalone VHDX into target: the file behind
+ * Writes the merged disk as a standalone VHDX or qcow2 (method) into target: the file behind
  * a FileSystemFileHandle, or a download streamed through the service
  * worker (a MessagePort, see portwriter.js).
  */
-async function exportVHDX(id, target) {
-  if (typeof self.vhdxEngine.exportVHDX !== 'function') throw new Error('the engine has no exportVHDX()');
+async function exportImage(id, method, target, opts) {
+  if (typeof self.vhdxEngine[method] !== 'function') throw new Error(`the engine has no ${method}()`);
   const toPort = typeof MessagePort === 'function' && target instanceof MessagePort;
-  if (!toPort && (!target || typeof target.createWritable !== 'function')) throw new Error('exportVHDX: expected a FileSystemFileHandle or a MessagePort');
+  if (!toPort && (!target || typeof target.createWritable !== 'function')) throw new Error(`${method}: expected a FileSystemFileHandle or a MessagePort`);
   const job = { writable: null, cancelled: false };
   job.cancel = () => {
     job.cancelled = true;
@@ -115,7 +117,7 @@ async function exportVHDX(id, target) {
   try {
     job.writable = toPort ? new self.PortWriter(target) : await target.createWritable({ keepExistingData: false });
     if (job.cancelled) throw new DOMException('cancelled', 'AbortError');
-    const written = await self.vhdxEngine.exportVHDX(job.writable, progress);
+    const written = await self.vhdxEngine[method](job.writable, progress, opts);
     if (job.cancelled) throw new DOMException('cancelled', 'AbortError');
     await job.writable.close();
     job.writable = null;
@@ -167,8 +169,8 @@ self.onmessage = async (ev) => {
   try {
     await booted;
     if (exited) throw new Error(`${exited}; reload the page`);
-    if (method === 'exportVHDX') {
-      self.postMessage({ id, result: await exportVHDX(id, (args || [])[0]) });
+    if (EXPORTS.has(method)) {
+      self.postMessage({ id, result: await exportImage(id, method, (args || [])[0], (args || [])[1]) });
       return;
     }
     if (!METHODS.has(method)) throw new Error(`unknown method ${method}`);
