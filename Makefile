@@ -37,9 +37,11 @@ test-wasm:
 test-e2e: dist build
 	node --test --test-concurrency=1 e2e/
 
-# Times the viewer on a 64 TiB image in Chromium and Firefox against the CLI.
+# Times the viewer on a 64 TiB image in Chromium and Firefox against the CLI,
+# and the Files view (first listing, SHA-256 of a 1 GiB file vs sha256sum).
 bench-browser: setup dist
 	node e2e/bench-huge.mjs
+	node e2e/bench-files.mjs
 
 fuzz: FUZZTIME = 5m
 fuzz: setup

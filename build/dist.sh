@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the static site of VHDX Inspector into dist/ (or $DIST):
 # the web/ files, wasm_exec.js from the Go that builds the engine, and the
-# engine itself as vhdx.wasm.gz. Stamps the service worker with a content
+# engine itself as vhdx.wasm.gz, the filesystem module as files.wasm.gz. Stamps the service worker with a content
 # hash of the site and the list of its files.
 #
 #   build/dist.sh                 # build into ./dist
@@ -39,13 +39,21 @@ gzip -9 -n -f "$DIST/vhdx.wasm" # leaves only vhdx.wasm.gz
 chmod 644 "$DIST/vhdx.wasm.gz"
 gz_size=$(stat -c %s "$DIST/vhdx.wasm.gz")
 
+# The filesystem module, a second wasm module the page fetches only when
+# the Files view first opens (the service worker caches it then).
+(cd "$ENGINE_ROOT" && GOOS=js GOARCH=wasm "$GO" build -trimpath -ldflags='-s -w' -o "$DIST/files.wasm" ./wasm/fsmodule)
+fs_raw_size=$(stat -c %s "$DIST/files.wasm")
+gzip -9 -n -f "$DIST/files.wasm"
+chmod 644 "$DIST/files.wasm.gz"
+fs_gz_size=$(stat -c %s "$DIST/files.wasm.gz")
+
 # Stamp the service worker: cache version = hash of every other file, and
 # the list of files to precache ("./" stands for index.html's URL).
 cd "$DIST"
 files=$(find . -maxdepth 1 -type f ! -name sw.js -printf '%f\n' | LC_ALL=C sort)
 version=$(for f in $files; do sha256sum "$f"; done | sha256sum | cut -c1-16)
 list="'./'"
-for f in $files; do list="$list, './$f'"; done
+for f in $files; do [[ $f == files.wasm.gz ]] || list="$list, './$f'"; done
 sed -i \
 	-e "s|^const VERSION = .*|const VERSION = '$version';|" \
 	-e "s|^const FILES = .*|const FILES = [$list];|" \
@@ -53,4 +61,5 @@ sed -i \
 grep -q "^const VERSION = '$version';" sw.js || { echo "dist.sh: could not stamp sw.js" >&2; exit 1; }
 
 echo "dist: $DIST ($(echo "$files" | wc -l) files + sw.js, cache vhdx-inspector-$version)"
+echo "files.wasm.gz: $fs_gz_size bytes ($(( (fs_gz_size + 1023) / 1024 )) KiB; $fs_raw_size bytes uncompressed), fetched when the Files view opens"
 echo "vhdx.wasm.gz: $gz_size bytes ($(( (gz_size + 1023) / 1024 )) KiB; $raw_size bytes uncompressed)"

@@ -75,6 +75,7 @@ func main() {
 		"readFile":       e.readFile,
 		"readDisk":       e.readDisk,
 		"sectorOwner":    e.sectorOwner,
+		"partitions":     e.partitions,
 		"report":         e.report,
 		"cacheClear":     e.cacheClear,
 	}

@@ -7,6 +7,8 @@ import { BlockMap, SCHEMES, hasData, layerVar, layerSwatch } from './blockmap.js
 import { chainModel, joinsChain, listNames } from './chain.js';
 import { StructuresView } from './structures.js';
 import { ExportView } from './export.js';
+import { FilesView } from './files.js';
+import { partitionsCard, fieldIndex, partitionBands } from './partitions.js';
 import { renderOverview, renderValidation, countSeverities, damageOf } from './views.js';
 import { renderImageOverview, Qcow2Structures, qcow2Region } from './qcow2.js';
 import { el, hex, humanSize, bothSizes, duration, parseLocation, parseNumber, grouped, stateLabel } from './format.js';
@@ -14,9 +16,9 @@ import { el, hex, humanSize, bothSizes, duration, parseLocation, parseNumber, gr
 const $ = (id) => document.getElementById(id);
 const body = document.body;
 
-const VIEWS = ['overview', 'structures', 'blocks', 'hex-file', 'disk', 'validation', 'export'];
+const VIEWS = ['overview', 'structures', 'blocks', 'hex-file', 'disk', 'validation', 'export', 'files'];
 const ALIASES = { hex: 'hex-file', file: 'hex-file', 'file-hex': 'hex-file', 'disk-hex': 'disk', 'hex-disk': 'disk', map: 'blocks', 'block-map': 'blocks', findings: 'validation', check: 'validation' };
-const VIEW_KEYS = { o: 'overview', s: 'structures', b: 'blocks', f: 'hex-file', d: 'disk', v: 'validation', e: 'export' };
+const VIEW_KEYS = { o: 'overview', s: 'structures', b: 'blocks', f: 'hex-file', d: 'disk', v: 'validation', e: 'export', i: 'files' };
 VIEWS.forEach((v, i) => { VIEW_KEYS[String(i + 1)] = v; });
 
 const EMPTY_TITLE = 'Drop a .vhdx, .qcow2 or raw disk image anywhere on this page';
@@ -36,6 +38,8 @@ const state = {
   counting: null, // {done, total} while the BAT is read for the block counts
   fields: null,
   fieldsEnd: null,
+  parts: null, // engine.partitions() of the disk shown, with .index (fieldIndex)
+  partsPromise: null, // the same while it is read
   view: 'overview',
   filters: new Set(['error', 'warning', 'info']),
   blockInfo: new Map(),
@@ -152,6 +156,19 @@ Object.assign(inspector, { fileHex, diskHex, blockMap, structures, qcow2Structur
 
 const exporter = new ExportView($('view-export'), { engine, onMessage: (t) => status(t) });
 
+const filesView = new FilesView($('view-files'), {
+  engine,
+  // The blocks holding the selected file, outlined over the partition bands.
+  setMarks: (marks, label) => {
+    const s = state.info && state.info.summary;
+    if (s && s.block_size && blockMap.total) blockMap.setBands(partitionBands(state.parts, s.block_size), marks, label);
+  },
+  onMessage: (t) => status(t),
+  sectorOwner: (off) => engine.sectorOwner(off),
+  partitions: () => state.partsPromise,
+});
+inspector.filesView = filesView;
+
 function link(hash, text) {
   return el('a', { href: hash }, text);
 }
@@ -172,6 +189,28 @@ function renderOverviewView() {
     addFiles: (files) => openFiles(files, true),
     selectSnapshot,
   });
+  if (state.parts) {
+    const s = state.info.summary || {};
+    $('view-overview').append(partitionsCard(state.parts, { blockSize: s.block_size || 0, link }));
+  }
+}
+
+/** Reads the partition table: the overview card, disk hex annotations, block map bands. */
+async function readPartitions(gen) {
+  if (!engine.has('partitions')) return;
+  try {
+    state.partsPromise = engine.json('partitions');
+    const parts = await state.partsPromise;
+    if (gen !== state.gen) return;
+    parts.index = fieldIndex(parts.fields || []);
+    state.parts = parts;
+    body.dataset.parts = String(parts.partitions.length);
+    renderOverviewView();
+    const s = state.info.summary || {};
+    if (s.block_size && blockMap.total) blockMap.setBands(partitionBands(parts, s.block_size), null);
+  } catch (err) {
+    if (gen === state.gen) status(`Partitions: ${err.message}`);
+  }
 }
 
 function renderValidationView() {
@@ -315,6 +354,8 @@ function diskRowMark(rowOff) {
 }
 
 function describeDiskOffset(off) {
+  const f = state.parts && state.parts.index.at(off);
+  if (f) return { text: `${f.structure} · ${f.field} = ${f.value}`, start: f.offset, end: f.offset + f.length };
   const s = state.info && state.info.summary;
   if (!s || !s.block_size) return null;
   const n = Math.floor(off / s.block_size);
@@ -458,11 +499,13 @@ function showView(view, focus = true) {
   if (view === 'hex-file') fileHex.show(); else fileHex.hide();
   if (view === 'disk') diskHex.show(); else diskHex.hide();
   if (view === 'blocks') blockMap.show(); else blockMap.hide();
+  if (view === 'files') filesView.show(); else filesView.hide();
   body.dataset.view = view;
   if (!focus || !state.info || !changed) return;
   if (view === 'hex-file') fileHex.focus();
   else if (view === 'disk') diskHex.focus();
   else if (view === 'blocks') blockMap.focus();
+  else if (view === 'files') filesView.focus();
   else $(`view-${view}`).focus({ preventScroll: true });
 }
 
@@ -511,6 +554,10 @@ function resetImage() {
   delete body.dataset.counted;
   delete body.dataset.checked;
   state.fields = null;
+  state.parts = null;
+  state.partsPromise = null;
+  delete body.dataset.parts;
+  filesView.clear();
   state.blockInfo.clear();
   owners.clear();
   body.dataset.state = 'empty';
@@ -519,6 +566,7 @@ function resetImage() {
   $('file-info').textContent = '';
   $('validation-count').textContent = '';
   markTab('disk', '');
+  markTab('files', '');
   structures.clear();
   qcow2Structures.clear();
   markTab('structures', '');
@@ -666,6 +714,18 @@ function showImage(info, gen, t0) {
     blockMap.clear();
   }
   exporter.setImage(info, top, chain);
+  if (!diskError) {
+    readPartitions(gen);
+    filesView.setImage({
+      size: s.virtual_size,
+      sectorSize: s.logical_sector_size || 512,
+      blockSize: s.payload_blocks && (isOther() || (info.structures && info.structures.bat)) ? s.block_size : 0,
+      blockUnit: info.format === 'qcow2' ? 'cluster' : 'block',
+      chain: !!(chain && chain.complete),
+    });
+  } else {
+    markTab('files', 'the virtual disk cannot be read');
+  }
 
   applyRoute(parseRoute(location.hash));
   requestAnimationFrame(() => {

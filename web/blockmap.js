@@ -207,6 +207,7 @@ export class BlockMap {
     this.scheme = scheme;
     this.info.textContent = ''; // the block described belonged to the image before
     this.summary = summary;
+    this.clearBands();
     this.layers = chain && chain.layers && chain.layers.length > 1 ? chain.layers : null;
     this.layerNote = chain && !this.layers ? chain.note || '' : '';
     this.layerTotals = null;
@@ -242,6 +243,7 @@ export class BlockMap {
   clear() {
     this.imageGen = (this.imageGen || 0) + 1;
     this.summary = null;
+    this.clearBands();
     this.layers = null;
     this.layerNote = '';
     this.layerTotals = null;
@@ -517,6 +519,7 @@ export class BlockMap {
       ctx.lineWidth = width * dpr;
       ctx.strokeRect((col * L.s - 0.5) * dpr, (row * L.s - 0.5) * dpr, (s + 1) * dpr - (L.s >= GAP_FROM ? dpr : 0), (s + 1) * dpr - (L.s >= GAP_FROM ? dpr : 0));
     };
+    this.paintBands(ctx, dpr);
     const fg = getComputedStyle(document.documentElement).getPropertyValue('--fg').trim();
     if (document.activeElement === this.canvas) ring(this.kcell, getComputedStyle(document.documentElement).getPropertyValue('--focus').trim(), 2);
     if (this.hoverCell >= 0) ring(this.hoverCell, fg, 1);
@@ -825,6 +828,67 @@ export class BlockMap {
     this.kcell = Math.max(0, Math.min(L.cells - 1, k));
     this.describe(this.kcell);
     this.overlay();
+  }
+
+  /**
+   * Bands over the map: bands are [{first, last, label, color}] in blocks
+   * (a partition: which blocks hold it), drawn as a strip along the foot of
+   * their cells and listed under the legend; marks are [{first, last}]
+   * (the blocks holding a file), outlined. Either may be null.
+   */
+  setBands(bands, marks = this.marks, markLabel = this.markLabel) {
+    this.bands = bands;
+    this.marks = marks;
+    this.markLabel = markLabel;
+    if (!this.bandList) {
+      this.bandList = el('ul', { class: 'legend bm-bands', 'aria-label': 'Partitions and marks', id: 'block-bands' });
+      this.legend.after(this.bandList);
+    }
+    this.bandList.textContent = '';
+    for (const b of bands || []) {
+      const sw = el('span', { class: 'swatch band', 'aria-hidden': 'true' });
+      sw.style.background = b.color;
+      this.bandList.append(el('li', { 'data-band': b.label }, sw, el('span', {}, b.label), el('span', { class: 'n' }, `${grouped(b.first)}–${grouped(b.last)}`)));
+    }
+    if (marks && marks.length) {
+      const sw = el('span', { class: 'swatch mark', 'aria-hidden': 'true' });
+      const n = marks.reduce((t, m) => t + m.last - m.first + 1, 0);
+      this.bandList.append(el('li', { 'data-band': 'mark' }, sw, el('span', {}, markLabel || 'marked'), el('span', { class: 'n' }, `${grouped(n)} block${n === 1 ? '' : 's'}`)));
+    }
+    this.overlay();
+  }
+
+  clearBands() {
+    this.bands = null;
+    this.marks = null;
+    if (this.bandList) this.bandList.textContent = '';
+  }
+
+  /** Paints the bands and marks of setBands over the cells. */
+  paintBands(ctx, dpr) {
+    const L = this.L;
+    const cellRange = (first, last) => {
+      const a = this.cellOf(Math.max(first, this.first));
+      const b = this.cellOf(Math.min(last, this.first + this.count - 1));
+      return a < 0 || b < 0 ? null : [a, b];
+    };
+    const each = (r, fn) => {
+      for (let c = r[0]; c <= r[1]; c++) fn((c % L.cols) * L.s * dpr, Math.floor(c / L.cols) * L.s * dpr, L.s * dpr);
+    };
+    for (const band of this.bands || []) {
+      const r = cellRange(band.first, band.last);
+      if (!r) continue;
+      ctx.fillStyle = band.color;
+      const h = Math.max(2 * dpr, Math.round(L.s * dpr / 4));
+      each(r, (x, y, s) => ctx.fillRect(x, y + s - h, s, h));
+    }
+    if (!this.marks || !this.marks.length) return;
+    ctx.strokeStyle = getComputedStyle(document.documentElement).getPropertyValue('--fg').trim();
+    ctx.lineWidth = Math.max(1, Math.round(dpr * 1.5));
+    for (const m of this.marks) {
+      const r = cellRange(m.first, m.last);
+      if (r) each(r, (x, y, s) => ctx.strokeRect(x + 1, y + 1, Math.max(1, s - 3), Math.max(1, s - 3)));
+    }
   }
 
   /** Zooms so that block n is in view (and under the keyboard cursor). */

@@ -6,6 +6,8 @@
 
 const VERSION = 'dev';
 const FILES = ['./', './index.html', './style.css', './app.js', './engine.js', './format.js', './hexview.js', './blockmap.js', './structures.js', './views.js', './export.js', './worker.js', './wasm_exec.js', './vhdx.wasm.gz', './icon.svg'];
+// Fetched only when first needed, then kept for offline use.
+const LAZY = ['./files.wasm.gz'];
 const PREFIX = 'vhdx-inspector-';
 const CACHE = PREFIX + VERSION;
 
@@ -95,6 +97,10 @@ self.addEventListener('fetch', (event) => {
     let hit = await cache.match(req, { ignoreSearch: true });
     if (!hit && req.mode === 'navigate') hit = await cache.match('./');
     if (hit) return hit;
-    return fetch(req);
+    const resp = await fetch(req);
+    if (resp.ok && LAZY.some((f) => new URL(f, self.location).pathname === url.pathname)) {
+      cache.put(req, resp.clone()).catch(() => {});
+    }
+    return resp;
   })());
 });

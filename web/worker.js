@@ -15,7 +15,7 @@ importScripts('./wasm_exec.js', './portwriter.js');
 
 const METHODS = new Set([
   'open', 'openFiles', 'scan', 'check', 'fields', 'blockHistogram', 'layerHistogram', 'layerBytes', 'block',
-  'readFile', 'readDisk', 'sectorOwner', 'report', 'cacheClear', 'l2', 'refcountBlock', 'snapshot',
+  'readFile', 'readDisk', 'sectorOwner', 'report', 'cacheClear', 'l2', 'refcountBlock', 'snapshot', 'partitions',
 ]);
 // Methods writing an image into a file handle or download port.
 const EXPORTS = new Set(['exportVHDX', 'exportQCOW2']);
@@ -137,10 +137,32 @@ function cancel(id) {
   running.get(id)?.cancel();
 }
 
+/**
+ * Serves the virtual disk's bytes on port to the filesystem module's
+ * worker (fsworker.js): {id, offset, length} → {id, bytes} (transferred)
+ * or {id, error}.
+ */
+function serveDisk(port) {
+  port.onmessage = async (ev) => {
+    const { id, offset, length } = ev.data || {};
+    try {
+      await booted;
+      const bytes = ownBuffer(await self.vhdxEngine.readDisk(offset, length));
+      port.postMessage({ id, bytes }, [bytes.buffer]);
+    } catch (err) {
+      port.postMessage({ id, error: String(err && err.message !== undefined ? err.message : err) });
+    }
+  };
+}
+
 self.onmessage = async (ev) => {
   const { id, method, args } = ev.data || {};
   if (ev.data && typeof ev.data.cancel === 'number') {
     cancel(ev.data.cancel);
+    return;
+  }
+  if (ev.data && ev.data.diskPort) {
+    serveDisk(ev.data.diskPort);
     return;
   }
   if (typeof id !== 'number') return;
