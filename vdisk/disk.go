@@ -27,6 +27,10 @@ type Extent struct {
 	Layer      int   `json:"layer"` // index in Disk.Layers of the layer that decides
 }
 
+// StateNeedsParent is the State of a range of a ChainError's Partial disk
+// that only the missing parent holds.
+const StateNeedsParent = "needs_parent"
+
 // Disk is a virtual disk: an io.ReaderAt over its bytes, read through the
 // whole chain of files. A Disk is safe for concurrent use.
 type Disk struct {

@@ -170,7 +170,12 @@ type ChainError struct {
 	// Found is the part of the chain resolved before the problem, the
 	// image opened first.
 	Found []Layer
-	cause error // the format package's own error
+	// Partial, when a VHDX parent is missing, is the disk of Found: its
+	// extents still describe every range, those that need the missing
+	// parent with State StateNeedsParent and Layer len(Found); only reads
+	// of those ranges fail.
+	Partial *Disk
+	cause   error // the format package's own error
 }
 
 func (e *ChainError) Error() string {

@@ -78,6 +78,9 @@ func (v vhdxImage) openDisk(img *Image, resolve Resolver, snapshot string) (*Dis
 		return nil, err
 	}
 	out := &ChainError{From: ce.Child, Ref: Reference{Role: RoleParent, Name: ce.Parent, Format: VHDX, Offset: -1}, Msg: ce.Msg, Found: vhdxLayers(ce.Found), cause: err}
+	if ce.Partial != nil {
+		out.Partial = &Disk{d: vhdxDisk{ce.Partial}, layers: out.Found}
+	}
 	if n := len(ce.Found); n > 0 {
 		out.Ref = vhdxParentRef(ce.Found[n-1].Image)
 		if ce.Parent != "" {
@@ -125,16 +128,19 @@ func vhdxLayers(in []vhdx.Layer) []Layer {
 type vhdxDisk struct{ *vhdx.Disk }
 
 func (d vhdxDisk) extents(fn func(Extent) error) error {
-	return d.Extents(func(e vhdx.Extent) error { return fn(vhdxExtent(e)) })
+	return d.Extents(func(e vhdx.Extent) error { return fn(d.extent(e)) })
 }
 
 func (d vhdxDisk) runs(off, n int64, fn func(Extent) error) error {
-	return d.Runs(off, n, func(e vhdx.Extent) error { return fn(vhdxExtent(e)) })
+	return d.Runs(off, n, func(e vhdx.Extent) error { return fn(d.extent(e)) })
 }
 
-func vhdxExtent(e vhdx.Extent) Extent {
+func (d vhdxDisk) extent(e vhdx.Extent) Extent {
 	out := Extent{Start: e.Start, Length: e.Length, State: e.State.String(), Layer: e.Layer}
-	if e.State == vhdx.FullyPresent || e.State == vhdx.PartiallyPresent {
+	switch {
+	case e.Layer == len(d.Layers()): // a partial disk's missing parent
+		out.State = StateNeedsParent
+	case e.State == vhdx.FullyPresent || e.State == vhdx.PartiallyPresent:
 		out.Stored, out.FileOffset = true, e.FileOffset
 	}
 	return out

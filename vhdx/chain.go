@@ -35,6 +35,11 @@ type ChainError struct {
 	// Found is the part of the chain resolved before the problem, the
 	// image opened first; its last layer is the child.
 	Found []Layer
+	// Partial, when the parent was not found (ErrParentNotFound), is the
+	// disk of Found: its Extents and Runs still describe every range, those
+	// that need the missing parent as extents of layer len(Found); only
+	// reads of those ranges fail.
+	Partial *Disk
 }
 
 func (e *ChainError) Error() string {
@@ -73,6 +78,13 @@ func OpenChain(top *Image, name string, resolve Resolver) (*Disk, error) {
 		parent, err := openParent(child, resolve)
 		if err != nil {
 			err.Found = d.layers
+			if errors.Is(err.Err, ErrParentNotFound) {
+				missing := err.Parent
+				if missing == "" {
+					missing = "(the locator names none)"
+				}
+				err.Partial = &Disk{layers: d.layers, size: d.size, missing: missing}
+			}
 			return nil, err
 		}
 		if seen[parent.Name] {

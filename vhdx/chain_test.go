@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -214,5 +215,46 @@ func TestExpectedParentName(t *testing.T) {
 	}
 	if got := vhdx.ExpectedParentName(img); got != "Base Disk.vhdx" {
 		t.Fatalf("ExpectedParentName = %q", got)
+	}
+}
+
+// A child whose parent is missing still maps: its own blocks, and the
+// ranges that need the parent as extents of the missing layer; only reads
+// of those fail.
+func TestPartialDiskWithMissingParent(t *testing.T) {
+	const mib = 1 << 20
+	child := vhdxbuild.New(vhdxbuild.Options{VirtualSize: 4 * mib, HasParent: true, ParentLocator: []vhdxbuild.KeyValue{
+		{Key: "parent_linkage", Value: vhdxbuild.FormatParentLinkage(vhdxbuild.DefaultParentLinkage)},
+		{Key: "relative_path", Value: `base.vhdx`},
+	}})
+	own := bytes.Repeat([]byte{0xc2}, mib)
+	child.SetBlock(2, vhdxbuild.PayloadFullyPresent, own)
+	img := openBytes(t, child.Bytes())
+	_, err := vhdx.OpenChain(img, "child.avhdx", func(string, *vhdx.ParentLocator) (io.ReaderAt, int64, string, error) {
+		return nil, 0, "", errors.New("gone")
+	})
+	var ce *vhdx.ChainError
+	if !errors.As(err, &ce) || !errors.Is(err, vhdx.ErrParentNotFound) || ce.Partial == nil {
+		t.Fatalf("OpenChain: %v", err)
+	}
+	d := ce.Partial
+	var got []vhdx.Extent
+	if err := d.Extents(func(e vhdx.Extent) error { got = append(got, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := []vhdx.Extent{
+		{Start: 0, Length: 2 * mib, State: vhdx.NotPresent, Layer: 1},
+		{Start: 2 * mib, Length: mib, State: vhdx.FullyPresent, Layer: 0, FileOffset: got[1].FileOffset},
+		{Start: 3 * mib, Length: mib, State: vhdx.NotPresent, Layer: 1},
+	}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Fatalf("extents %+v, want %+v", got, want)
+	}
+	p := make([]byte, mib)
+	if _, err := d.ReadAt(p, 2*mib); err != nil || !bytes.Equal(p, own) {
+		t.Fatalf("reading the child's own block: %v", err)
+	}
+	if _, err := d.ReadAt(p, 0); !errors.Is(err, vhdx.ErrParentNotFound) || !strings.Contains(err.Error(), "base.vhdx") {
+		t.Fatalf("reading a range that needs the parent: %v", err)
 	}
 }

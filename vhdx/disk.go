@@ -11,6 +11,9 @@ import (
 type Disk struct {
 	layers []Layer // layers[0] is the image opened; each next one its parent
 	size   int64
+	// missing names the parent of the last layer when it was not found
+	// (a ChainError's Partial disk): what needs it reads as an error.
+	missing string
 }
 
 // Layer is one image of a disk's chain.
@@ -64,6 +67,9 @@ func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 	done := 0 // bytes filled, in order, before any error
 	err := d.walk(0, off, int64(len(p)), func(r Extent) error {
 		dst := p[r.Start-off : r.Start-off+r.Length]
+		if r.Layer == len(d.layers) {
+			return fmt.Errorf("vhdx: bytes %#x-%#x of the disk live in the parent %s, which was not found: %w", r.Start, r.Start+r.Length-1, d.missing, ErrParentNotFound)
+		}
 		if r.stored() {
 			img := d.layers[r.Layer].Image
 			block := r.Start / int64(img.Metadata.BlockSize)
@@ -85,7 +91,9 @@ func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 // Extent is a range of the virtual disk supplied by one layer in one way:
 // the state of the block that decided it and, for stored data (states
 // FullyPresent, or PartiallyPresent for sectors present in the layer), the
-// file offset of its first byte in that layer's file.
+// file offset of its first byte in that layer's file. In a ChainError's
+// Partial disk, Layer is len(Layers()) for ranges that need the missing
+// parent.
 type Extent struct {
 	Start      int64      `json:"start"`
 	Length     int64      `json:"length"`
@@ -135,9 +143,12 @@ func (d *Disk) Extents(fn func(Extent) error) error {
 // walk emits the extents of [off, off+n) as layer level supplies them,
 // descending to the parent where level's blocks or sectors are absent.
 func (d *Disk) walk(level int, off, n int64, emit func(Extent) error) error {
+	if level == len(d.layers) { // the missing parent of a partial disk
+		return emit(Extent{Start: off, Length: n, State: NotPresent, Layer: level})
+	}
 	img := d.layers[level].Image
 	bs := int64(img.Metadata.BlockSize)
-	hasParent := level+1 < len(d.layers)
+	hasParent := level+1 < len(d.layers) || d.missing != ""
 	for end := off + n; off < end; {
 		block := uint64(off / bs)
 		in := off % bs

@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,6 +120,23 @@ func TestChainWithMissingParent(t *testing.T) {
 	}
 	if msg, _ := info["chain_error"].(string); !strings.Contains(msg, "base.vhdx") || info["missing"] != "base.vhdx" {
 		t.Fatalf("info chain_error = %q, missing = %v", msg, info["missing"])
+	}
+	// map still shows the child's own block (block 2), and marks what needs the parent.
+	r = runCLI(t, "map", "--json", childPath)
+	var m struct {
+		Layers  []string `json:"layers"`
+		Extents []struct {
+			Start, Length int64
+			State         string
+			Layer         int
+		} `json:"extents"`
+	}
+	if err := json.Unmarshal(r.stdout, &m); err != nil || r.code != 0 || !bytes.Contains(r.stderr, []byte("base.vhdx")) {
+		t.Fatalf("map without the parent: exit %d, %v, stderr %q", r.code, err, r.stderr)
+	}
+	got := fmt.Sprint(m.Layers[1:], m.Extents)
+	if want := "[base.vhdx (missing)] [{0 2097152 needs_parent 1} {2097152 1048576 fully_present 0} {3145728 1048576 needs_parent 1}]"; got != want {
+		t.Fatalf("map without the parent:\n got %s\nwant %s", got, want)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,12 +30,24 @@ func defineMap(fs *flag.FlagSet) runner {
 func runMap(s *session, stdout io.Writer, asJSON bool, args []string) error {
 	defer s.close()
 	_, disk, err := s.openImageDisk(args[0])
-	if err != nil {
+	var ce *vdisk.ChainError
+	missing := ""
+	if errors.As(err, &ce) && ce.Partial != nil {
+		// The image's own blocks still map; what needs the missing
+		// parent is marked, as the last layer.
+		disk, missing = ce.Partial, ce.Ref.Name
+		if missing == "" {
+			missing = "(named by no locator)"
+		}
+	} else if err != nil {
 		return err
 	}
 	var names []string
 	for _, l := range disk.Layers() {
 		names = append(names, l.Name)
+	}
+	if missing != "" {
+		names = append(names, missing+" (missing)")
 	}
 	if asJSON {
 		b, _ := json.Marshal(names)
@@ -72,8 +85,12 @@ func runMap(s *session, stdout io.Writer, asJSON bool, args []string) error {
 	if asJSON {
 		fmt.Fprintln(stdout, "]}")
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		return fmt.Errorf("%s: %w", args[0], err)
+	case missing != "":
+		// The map is complete: exit 0, and say on standard error what is missing.
+		return &exitError{0, fmt.Errorf("%s: its parent %s was not found: the ranges that need it are marked %s (layer %d)", args[0], missing, vdisk.StateNeedsParent, len(names)-1)}
 	}
 	return nil
 }
