@@ -16,19 +16,14 @@ cd "$(dirname "$0")/.."
 vhdx=${VHDX:-$PWD/bin/vhdx}
 files=${BENCH_FILES:-100000}
 runs=${BENCH_RUNS:-3}
+bench=bench-fs.sh
+# shellcheck source=build/bench-lib.sh
+. build/bench-lib.sh
 dirs=100
 per=$((files / dirs))
 
-if [[ ! -x $vhdx ]]; then
-	echo "bench-fs.sh: $vhdx not found: run 'make build' first" >&2
-	exit 1
-fi
-for tool in fls mkfs.ext4 mkntfs /usr/bin/time; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "bench-fs.sh: $tool not found: run build/setup.sh" >&2
-		exit 1
-	fi
-done
+need_vhdx
+need_tools fls mkfs.ext4 mkntfs /usr/bin/time
 
 work=$(mktemp -d /dev/shm/vhdx-bench-fs.XXXXXX)
 mnt=$work/mnt

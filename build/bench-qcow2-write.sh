@@ -15,26 +15,18 @@ cd "$(dirname "$0")/.."
 vhdx=${VHDX:-$PWD/bin/vhdx}
 size_mib=${BENCH_SIZE_MIB:-512}
 runs=${BENCH_RUNS:-3}
+bench=bench-qcow2-write.sh
+# shellcheck source=build/bench-lib.sh
+. build/bench-lib.sh
 
-if [[ ! -x $vhdx ]]; then
-	echo "bench-qcow2-write.sh: $vhdx not found: run 'make build' first" >&2
-	exit 1
-fi
-if ! command -v qemu-img >/dev/null 2>&1; then
-	echo "bench-qcow2-write.sh: qemu-img not found: run build/setup.sh" >&2
-	exit 1
-fi
+need_vhdx
+need_tools qemu-img
 if ((size_mib < 64)); then
-	echo "bench-qcow2-write.sh: BENCH_SIZE_MIB must be at least 64" >&2
-	exit 1
+	bench_fail "BENCH_SIZE_MIB must be at least 64"
 fi
 # The source and two images at most of its size.
 need_mib=$((3 * size_mib + 64))
-free_mib=$(df -Pm /dev/shm | awk 'NR == 2 { print $4 }')
-if ((free_mib < need_mib)); then
-	echo "bench-qcow2-write.sh: /dev/shm has $free_mib MiB free, $need_mib MiB needed (lower BENCH_SIZE_MIB)" >&2
-	exit 1
-fi
+need_shm "$need_mib" "lower BENCH_SIZE_MIB"
 
 work=$(mktemp -d /dev/shm/qcow2-bench-write.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -55,24 +47,9 @@ for spec in "$((size_mib / 8)) $z" "$((size_mib / 2)) $z" "$((size_mib * 13 / 16
 	dd if=/dev/zero of="$raw" bs=1M seek="$at" count="$len" conv=notrunc status=none
 done
 if (($(stat -c %s "$raw") != bytes)); then
-	echo "bench-qcow2-write.sh: $raw is not $bytes bytes" >&2
-	exit 1
+	bench_fail "$raw is not $bytes bytes"
 fi
 
-# best_ns OUT CMD...: runs CMD $runs times, removing OUT before each run,
-# and prints the best wall time in nanoseconds. The last OUT is left.
-best_ns() {
-	local out=$1 best=0 t0 t1 i
-	shift
-	for ((i = 0; i < runs; i++)); do
-		rm -f "$out"
-		t0=$(date +%s%N)
-		"$@" >/dev/null
-		t1=$(date +%s%N)
-		if ((best == 0 || t1 - t0 < best)); then best=$((t1 - t0)); fi
-	done
-	echo "$best"
-}
 
 
 # cpu_s OUT CMD...: runs CMD once more and prints its user + system CPU
@@ -91,12 +68,10 @@ speedup() { awk -v ours="$1" -v other="$2" 'BEGIN { printf "%.2f", other / ours 
 mib() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.1f", b / 1048576 }'; }       # FILE
 same() {                                                                              # LABEL IMAGE
 	if ! qemu-img compare -q -f qcow2 -F raw "$2" "$raw"; then
-		echo "bench-qcow2-write.sh: $1: $2 does not hold the source's data" >&2
-		exit 1
+		bench_fail "$1: $2 does not hold the source's data"
 	fi
 	if ! qemu-img check -q -f qcow2 "$2"; then
-		echo "bench-qcow2-write.sh: $1: qemu-img check finds errors or leaks in $2" >&2
-		exit 1
+		bench_fail "$1: qemu-img check finds errors or leaks in $2"
 	fi
 }
 

@@ -18,48 +18,25 @@ vhdx=${VHDX:-$PWD/bin/vhdx}
 size_mib=${BENCH_SIZE_MIB:-2048}
 chain_mib=${BENCH_CHAIN_MIB:-1024}
 runs=${BENCH_RUNS:-3}
+bench=bench-write.sh
+# shellcheck source=build/bench-lib.sh
+. build/bench-lib.sh
 
-if [[ ! -x $vhdx ]]; then
-	echo "bench-write.sh: $vhdx not found: run 'make build' first" >&2
-	exit 1
-fi
-if ! command -v qemu-img >/dev/null 2>&1; then
-	echo "bench-write.sh: qemu-img not found: run build/setup.sh" >&2
-	exit 1
-fi
+need_vhdx
+need_tools qemu-img
 if ((size_mib < 256 || chain_mib < 256)); then
-	echo "bench-write.sh: BENCH_SIZE_MIB and BENCH_CHAIN_MIB must be at least 256" >&2
-	exit 1
+	bench_fail "BENCH_SIZE_MIB and BENCH_CHAIN_MIB must be at least 256"
 fi
 # Phase (a) holds the source and two images; phase (b) the chain (at most
 # 1.5x its size), two merged images and one output of cat.
 need_mib=$((3 * size_mib > 5 * chain_mib ? 3 * size_mib : 5 * chain_mib))
 need_mib=$((need_mib + 256))
-free_mib=$(df -Pm /dev/shm | awk 'NR == 2 { print $4 }')
-if ((free_mib < need_mib)); then
-	echo "bench-write.sh: /dev/shm has $free_mib MiB free, $need_mib MiB needed (lower BENCH_SIZE_MIB or BENCH_CHAIN_MIB)" >&2
-	exit 1
-fi
+need_shm "$need_mib" "lower BENCH_SIZE_MIB or BENCH_CHAIN_MIB"
 
 work=$(mktemp -d /dev/shm/vhdx-bench-write.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 MiB=$((1024 * 1024))
 
-# best_ns OUT CMD...: runs CMD $runs times, removing OUT before each run
-# (both tools refuse or append to an existing output), and prints the best
-# wall time in nanoseconds. The last OUT is left in place.
-best_ns() {
-	local out=$1 best=0 t0 t1 i
-	shift
-	for ((i = 0; i < runs; i++)); do
-		rm -f "$out"
-		t0=$(date +%s%N)
-		"$@"
-		t1=$(date +%s%N)
-		if ((best == 0 || t1 - t0 < best)); then best=$((t1 - t0)); fi
-	done
-	echo "$best"
-}
 
 mbps() { awk -v b="$1" -v ns="$2" 'BEGIN { printf "%.0f", b * 1000 / ns }'; }             # BYTES NS
 ms() { awk -v ns="$1" 'BEGIN { printf "%.0f", ns / 1e6 }'; }                              # NS
@@ -67,8 +44,7 @@ speedup() { awk -v ours="$1" -v other="$2" 'BEGIN { printf "%.2f", other / ours 
 row() { printf '  %-44s %8s ms %7s MB/s\n' "$1" "$(ms "$2")" "$(mbps "$3" "$2")"; }      # LABEL NS BYTES
 same() {                                                                                   # LABEL VHDX RAW
 	if ! "$vhdx" cat "$2" | cmp -s - "$3"; then
-		echo "bench-write.sh: $1: $2 does not hold the expected data" >&2
-		exit 1
+		bench_fail "$1: $2 does not hold the expected data"
 	fi
 }
 
@@ -90,8 +66,7 @@ for spec in "$((size_mib / 8)) $z" "$((size_mib / 2)) $z" "$((size_mib * 13 / 16
 	zero_mib=$((zero_mib + len))
 done
 if (($(stat -c %s "$raw") != bytes)); then
-	echo "bench-write.sh: the zero regions changed the size of $raw" >&2
-	exit 1
+	bench_fail "the zero regions changed the size of $raw"
 fi
 
 t_ours=$(best_ns "$work/out.vhdx" "$vhdx" convert "$raw" "$work/out.vhdx")

@@ -10,24 +10,15 @@ cd "$(dirname "$0")/.."
 vhdx=${VHDX:-$PWD/bin/vhdx}
 size_mib=${BENCH_SIZE_MIB:-2048}
 runs=${BENCH_RUNS:-3}
+bench=bench.sh
+# shellcheck source=build/bench-lib.sh
+. build/bench-lib.sh
 
-if [[ ! -x $vhdx ]]; then
-	echo "bench.sh: $vhdx not found: run 'make build' first" >&2
-	exit 1
-fi
-for tool in qemu-img /usr/bin/time; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "bench.sh: $tool not found: run build/setup.sh" >&2
-		exit 1
-	fi
-done
+need_vhdx
+need_tools qemu-img /usr/bin/time
 # Source, two images and one output at a time, plus ~520 MiB for the 64 TiB image.
 need_mib=$((4 * size_mib + 1024))
-free_mib=$(df -Pm /dev/shm | awk 'NR == 2 { print $4 }')
-if ((free_mib < need_mib)); then
-	echo "bench.sh: /dev/shm has $free_mib MiB free, $need_mib MiB needed (lower BENCH_SIZE_MIB)" >&2
-	exit 1
-fi
+need_shm "$need_mib" "lower BENCH_SIZE_MIB"
 
 work=$(mktemp -d /dev/shm/vhdx-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -38,34 +29,20 @@ ours() { "$vhdx" cat "$1" >"$2"; }
 qemu() { qemu-img convert -f vhdx -O raw "$1" "$2"; }
 plain() { cat "$1" >"$2"; }
 
-# best_ns FUNC IN OUT: runs FUNC IN OUT $runs times on a fresh OUT and prints
-# the best wall time in nanoseconds. The last OUT is left in place.
-best_ns() {
-	local best=0 t0 t1 i
-	for ((i = 0; i < runs; i++)); do
-		rm -f "$3"
-		t0=$(date +%s%N)
-		"$1" "$2" "$3"
-		t1=$(date +%s%N)
-		if ((best == 0 || t1 - t0 < best)); then best=$((t1 - t0)); fi
-	done
-	echo "$best"
-}
 
 mbps() { awk -v b="$bytes" -v ns="$1" 'BEGIN { printf "%.0f", b * 1000 / ns }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; } # speed ratio from times
 
 bench_image() { # LABEL IMAGE
 	local label=$1 img=$2 t_ours t_qemu t_cat
-	t_ours=$(best_ns ours "$img" "$work/out.raw")
+	t_ours=$(best_ns "$work/out.raw" ours "$img" "$work/out.raw")
 	if ! cmp -s "$raw" "$work/out.raw"; then
-		echo "bench.sh: $label: vhdx cat output differs from the source data" >&2
-		exit 1
+		bench_fail "$label: vhdx cat output differs from the source data"
 	fi
 	rm -f "$work/out.raw"
-	t_qemu=$(best_ns qemu "$img" "$work/out2.raw")
+	t_qemu=$(best_ns "$work/out2.raw" qemu "$img" "$work/out2.raw")
 	rm -f "$work/out2.raw"
-	t_cat=$(best_ns plain "$raw" "$work/out3.raw")
+	t_cat=$(best_ns "$work/out3.raw" plain "$raw" "$work/out3.raw")
 	rm -f "$work/out3.raw"
 	echo "$label, $size_mib MiB of random data, best of $runs:"
 	printf '  %-18s %6s MB/s\n' "vhdx cat" "$(mbps "$t_ours")" \
@@ -88,15 +65,6 @@ rm -f "$work/dynamic.vhdx" "$raw"
 echo
 echo "vhdx info on a 64 TiB dynamic VHDX with 1 MiB blocks, best of $runs:"
 qemu-img create -q -f vhdx -o block_size=1M,subformat=dynamic "$work/x.vhdx" 64T
-best=0
-peak_kb=0
-for ((i = 0; i < runs; i++)); do
-	t0=$(date +%s%N)
-	/usr/bin/time -v -o "$work/time.txt" "$vhdx" info "$work/x.vhdx" >/dev/null
-	t1=$(date +%s%N)
-	if ((best == 0 || t1 - t0 < best)); then best=$((t1 - t0)); fi
-	kb=$(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$work/time.txt")
-	if ((kb > peak_kb)); then peak_kb=$kb; fi
-done
+read -r best peak_kb <<<"$(best_rss "$vhdx" info "$work/x.vhdx")"
 echo "  image file $(($(stat -c %s "$work/x.vhdx") / 1024 / 1024)) MiB"
 echo "  wall time $((best / 1000000)) ms, peak RSS $((peak_kb / 1024)) MiB"

@@ -52,7 +52,10 @@ try {
   const context = await browser.newContext();
   const tab = await context.newPage();
   tab.on('console', (msg) => process.stdout.write(msg.text() + '\n'));
-  const exited = new Promise((resolve) => tab.exposeFunction('goExit', resolve));
+  // The binding must exist before the page runs: a fast test exits at once.
+  let onExit;
+  const exited = new Promise((resolve) => { onExit = resolve; });
+  await tab.exposeFunction('goExit', (c) => onExit(c));
   await tab.goto(`http://127.0.0.1:${server.address().port}/`);
   const timeout = Number(process.env.TIMEOUT_SECONDS || 300) * 1000;
   code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => {

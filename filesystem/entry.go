@@ -16,6 +16,26 @@ const (
 	TypeOther   EntryType = "other"
 )
 
+// ModeType returns the entry type named by the file-type bits of a Unix
+// st_mode (S_IFMT), as ext and XFS inodes keep it.
+func ModeType(mode uint32) EntryType {
+	switch mode & 0xF000 {
+	case 0x8000:
+		return TypeFile
+	case 0x4000:
+		return TypeDir
+	case 0xA000:
+		return TypeSymlink
+	case 0x2000, 0x6000:
+		return TypeDevice
+	case 0x1000:
+		return TypeFIFO
+	case 0xC000:
+		return TypeSocket
+	}
+	return TypeOther
+}
+
 // Entry describes one directory entry. Times are UTC; a nil time is one the
 // filesystem does not keep.
 type Entry struct {

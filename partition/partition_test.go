@@ -1,7 +1,6 @@
 package partition
 
 import (
-	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -13,36 +12,6 @@ import (
 
 	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
-
-// sfdiskTable is what `sfdisk --json` prints.
-type sfdiskTable struct {
-	PartitionTable struct {
-		Label      string `json:"label"`
-		Device     string `json:"device"`
-		SectorSize int    `json:"sectorsize"`
-		Partitions []struct {
-			Node     string `json:"node"`
-			Start    int64  `json:"start"`
-			Size     int64  `json:"size"`
-			Type     string `json:"type"`
-			UUID     string `json:"uuid"`
-			Name     string `json:"name"`
-			Attrs    string `json:"attrs"`
-			Bootable bool   `json:"bootable"`
-		} `json:"partitions"`
-	} `json:"partitiontable"`
-}
-
-func sfdiskJSON(t *testing.T, path string) sfdiskTable {
-	t.Helper()
-	var st sfdiskTable
-	out := disktest.Run(t, "sfdisk", "--json", path)
-	// sfdisk may print warnings (e.g. about a bad primary GPT) before the JSON.
-	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &st); err != nil {
-		t.Fatalf("sfdisk --json: %v\n%s", err, out)
-	}
-	return st
-}
 
 // mmlsPart is a partition row of mmls: start, length (sectors) and
 // description.
@@ -78,7 +47,7 @@ func readTable(t *testing.T, path string, sector int) *Table {
 }
 
 // checkAgainstSfdisk compares every partition with sfdisk's reading.
-func checkAgainstSfdisk(t *testing.T, tab *Table, st sfdiskTable) {
+func checkAgainstSfdisk(t *testing.T, tab *Table, st disktest.SfdiskTable) {
 	t.Helper()
 	pt := st.PartitionTable
 	if want := map[string]string{"dos": SchemeMBR, "gpt": SchemeGPT}[pt.Label]; tab.Scheme != want {
@@ -151,7 +120,7 @@ func TestMBRLogical(t *testing.T) {
 	disktest.Need(t, "mmls")
 	path := makeMBR(t)
 	tab := readTable(t, path, 512)
-	checkAgainstSfdisk(t, tab, sfdiskJSON(t, path))
+	checkAgainstSfdisk(t, tab, disktest.Sfdisk(t, path))
 	checkAgainstMmls(t, tab, path)
 	if len(tab.EBRs) != 3 {
 		t.Errorf("%d EBRs, want 3", len(tab.EBRs))
@@ -190,7 +159,7 @@ func TestGPT(t *testing.T) {
 	disktest.Need(t, "mmls", "sfdisk")
 	path := makeGPT(t)
 	tab := readTable(t, path, 512)
-	st := sfdiskJSON(t, path)
+	st := disktest.Sfdisk(t, path)
 	checkAgainstSfdisk(t, tab, st)
 	checkAgainstMmls(t, tab, path)
 	if len(tab.Findings) != 0 {
@@ -236,7 +205,7 @@ func TestGPTBackup(t *testing.T) {
 	}{{"header", 512 + 60}, {"entries", 1024 + 130}, {"signature", 512}} {
 		t.Run(c.name, func(t *testing.T) {
 			path := makeGPT(t)
-			before := sfdiskJSON(t, path)
+			before := disktest.Sfdisk(t, path)
 			corrupt(t, path, c.off)
 			tab := readTable(t, path, 512)
 			checkAgainstSfdisk(t, tab, before)
@@ -254,7 +223,7 @@ func TestGPTBackup(t *testing.T) {
 // reported, and the primary is used.
 func TestGPTBackupMissing(t *testing.T) {
 	path := makeGPT(t)
-	before := sfdiskJSON(t, path)
+	before := disktest.Sfdisk(t, path)
 	if err := os.Truncate(path, 63<<20); err != nil {
 		t.Fatal(err)
 	}

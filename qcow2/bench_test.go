@@ -3,6 +3,7 @@ package qcow2
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"io"
 	"os"
 	"path/filepath"
@@ -23,7 +24,7 @@ func benchImage(b *testing.B, opts ...string) *Disk {
 		b.Fatal(err)
 	}
 	path := filepath.Join(dir, "x.qcow2")
-	run(b, "qemu-img", append(append([]string{"convert", "-f", "raw", "-O", "qcow2"}, opts...), src, path)...)
+	disktest.Output(b, "qemu-img", append(append([]string{"convert", "-f", "raw", "-O", "qcow2"}, opts...), src, path)...)
 	d, err := openImage(b, path).Disk()
 	if err != nil {
 		b.Fatal(err)
@@ -49,8 +50,8 @@ func BenchmarkWriteToZstd(b *testing.B)  { benchWriteTo(b, "-c", "-o", "compress
 // (16384 data clusters, 32 L2 tables).
 func BenchmarkCheck(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "x.qcow2")
-	run(b, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", path, "64M")
-	run(b, "qemu-io", "-f", "qcow2", "-c", "write -P 7 0 64M", path)
+	disktest.Output(b, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", path, "64M")
+	disktest.Output(b, "qemu-io", "-f", "qcow2", "-c", "write -P 7 0 64M", path)
 	img := openImage(b, path)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -2,6 +2,7 @@ package qcow2
 
 import (
 	"encoding/binary"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -56,15 +57,15 @@ func TestCheckCorruptions(t *testing.T) {
 		{"clean", "", func(*testing.T, string, *Image) {}, nil},
 		{"bitmaps", "", func(t *testing.T, path string, img *Image) {
 			// Persistent dirty bitmaps: directory, tables and data clusters.
-			run(t, "qemu-img", "bitmap", "--add", path, "b0")
-			run(t, "qemu-io", "-f", "qcow2", "-c", "write -P 1 0 1M", path)
-			run(t, "qemu-img", "bitmap", "--add", path, "b1")
+			disktest.Output(t, "qemu-img", "bitmap", "--add", path, "b0")
+			disktest.Output(t, "qemu-io", "-f", "qcow2", "-c", "write -P 1 0 1M", path)
+			disktest.Output(t, "qemu-img", "bitmap", "--add", path, "b1")
 		}, nil},
 		{"bitmap_leak", "", func(t *testing.T, path string, img *Image) {
 			// Clearing the autoclear bit makes QEMU ignore the bitmaps:
 			// their clusters leak.
-			run(t, "qemu-img", "bitmap", "--add", path, "b0")
-			run(t, "qemu-io", "-f", "qcow2", "-c", "write -P 1 0 1M", path)
+			disktest.Output(t, "qemu-img", "bitmap", "--add", path, "b0")
+			disktest.Output(t, "qemu-io", "-f", "qcow2", "-c", "write -P 1 0 1M", path)
 			patch(t, path, 88, 8, 0)
 		}, []string{"refcount.leak"}},
 		{"leak", "", func(t *testing.T, path string, img *Image) {
@@ -138,19 +139,19 @@ func TestCheckCorruptions(t *testing.T) {
 			path := filepath.Join(dir, "x.qcow2")
 			if c.opts == "compressed" {
 				src := filepath.Join(dir, "src.qcow2")
-				run(t, "qemu-img", "create", "-q", "-f", "qcow2", src, "4M")
+				disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", src, "4M")
 				patterns(t, src, 4<<20, 0)
-				run(t, "qemu-img", "convert", "-c", "-O", "qcow2", src, path)
+				disktest.Output(t, "qemu-img", "convert", "-c", "-O", "qcow2", src, path)
 			} else {
 				args := []string{"create", "-q", "-f", "qcow2"}
 				if c.opts != "" && c.opts != "snapshot" {
 					args = append(args, "-o", c.opts)
 				}
-				run(t, "qemu-img", append(args, path, "4M")...)
+				disktest.Output(t, "qemu-img", append(args, path, "4M")...)
 				patterns(t, path, 4<<20, 0)
 			}
 			if c.opts == "snapshot" {
-				run(t, "qemu-img", "snapshot", "-c", "s", path)
+				disktest.Output(t, "qemu-img", "snapshot", "-c", "s", path)
 				patterns(t, path, 4<<20, 1)
 			}
 			c.edit(t, path, openImage(t, path))

@@ -2,6 +2,7 @@ package qcow2
 
 import (
 	"encoding/json"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"path/filepath"
 	"testing"
 )
@@ -19,13 +20,13 @@ func TestCountsAgreeWithQemuMap(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "x.qcow2")
 			const size = 64 << 20
-			run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-o", c.opts, path, "64M")
+			disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", "-o", c.opts, path, "64M")
 			patterns(t, path, size, 1)
 			var extents []struct {
 				Start, Length int64
 				Data, Zero    bool
 			}
-			if err := json.Unmarshal(run(t, "qemu-img", "map", "--output=json", path), &extents); err != nil {
+			if err := json.Unmarshal(disktest.Output(t, "qemu-img", "map", "--output=json", path), &extents); err != nil {
 				t.Fatal(err)
 			}
 			img := openImage(t, path)

@@ -3,6 +3,7 @@ package qcow2
 import (
 	"bytes"
 	"compress/gzip"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"io"
 	"os"
 	"path/filepath"
@@ -57,13 +58,13 @@ func TestFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sameBytes(t, name, diskBytes(t, d), qemuRaw(t, path))
+			disktest.SameBytes(t, name, diskBytes(t, d), qemuRaw(t, path))
 			for _, s := range img.Snapshots {
 				sd, err := OpenChainSnapshot(img, name, s.ID, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
-				sameBytes(t, name+" snapshot "+s.Name, diskBytes(t, sd), qemuRaw(t, path, "-l", "snapshot.name="+s.Name))
+				disktest.SameBytes(t, name+" snapshot "+s.Name, diskBytes(t, sd), qemuRaw(t, path, "-l", "snapshot.name="+s.Name))
 			}
 			if q, rep := runQemuCheck(t, path), img.CheckReport(); q.Leaks != rep.Leaks || q.Corruptions != rep.Corruptions {
 				t.Errorf("check %+v, qemu-img %+v", rep, q)

@@ -3,12 +3,12 @@ package qcow2
 import (
 	"bytes"
 	"errors"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vhdx-inspector/vhdx-inspector/internal/hostile"
 )
 
 // Invariants every fuzz target checks: nothing panics or hangs, every
@@ -38,25 +38,10 @@ func addSeeds(f *testing.F, name string) {
 	for _, b := range fixtures(f) {
 		f.Add(b)
 	}
-	for _, b := range hostileImages(f) {
+	for _, b := range hostile.QCOW2Images() {
 		f.Add(b)
 	}
-	paths, _ := filepath.Glob(filepath.Join("../testdata/fuzz", name, "*"))
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-		if len(lines) != 2 || lines[0] != "go test fuzz v1" || !strings.HasPrefix(lines[1], "[]byte(") {
-			f.Fatalf("%s: not a one-[]byte Go fuzz corpus file", p)
-		}
-		s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
-		if err != nil {
-			f.Fatalf("%s: %v", p, err)
-		}
-		f.Add([]byte(s))
-	}
+	disktest.AddFuzzCorpus(f, "..", name)
 }
 
 func FuzzOpen(f *testing.F) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"io"
 	"os"
 	"os/exec"
@@ -11,43 +12,11 @@ import (
 	"testing"
 )
 
-// tool returns the path of an external program the tests need; build/setup.sh
-// installs them, so a missing one fails the test.
-func tool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is not installed: run build/setup.sh", name)
-	}
-	return p
-}
-
-// run runs a command and fails the test when it fails.
-func run(t testing.TB, name string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(tool(t, name), args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %q: %v\n%s", name, args, err, stderr.Bytes())
-	}
-	return out
-}
-
 // openImage opens the qcow2 file at path.
 func openImage(t testing.TB, path string) *Image {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	st, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := Open(f, st.Size())
+	f, size := disktest.Open(t, path)
+	img, err := Open(f, size)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", path, err)
 	}
@@ -94,7 +63,7 @@ func qemuRaw(t testing.TB, path string, extra ...string) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "qemu.raw")
 	args := append([]string{"convert", "-f", "qcow2", "-O", "raw"}, extra...)
-	run(t, "qemu-img", append(args, path, out)...)
+	disktest.Output(t, "qemu-img", append(args, path, out)...)
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +88,7 @@ func runQemuCheck(t testing.TB, path string) qemuCheck {
 func runQemuCheckArgs(t testing.TB, args ...string) qemuCheck {
 	t.Helper()
 	path := args[len(args)-1]
-	cmd := exec.Command(tool(t, "qemu-img"), append([]string{"check", "--output=json"}, args...)...)
+	cmd := exec.Command("qemu-img", append([]string{"check", "--output=json"}, args...)...)
 	out, err := cmd.Output()
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) { // exit status 2 or 3 reports problems
@@ -130,26 +99,6 @@ func runQemuCheckArgs(t testing.TB, args ...string) qemuCheck {
 		t.Fatalf("qemu-img check %s: %v: %s", path, err, out)
 	}
 	return c
-}
-
-// sameBytes fails the test at the first difference between got and want.
-func sameBytes(t testing.TB, what string, got, want []byte) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d bytes, want %d", what, len(got), len(want))
-	}
-	if i := firstDiff(got, want); i >= 0 {
-		t.Fatalf("%s: first difference at byte %d (%#x): got %#x, want %#x", what, i, i, got[i], want[i])
-	}
-}
-
-func firstDiff(a, b []byte) int {
-	for i := range a {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return -1
 }
 
 // qemuMapEntry is one entry of qemu-img map --output=json.
@@ -168,7 +117,7 @@ type qemuMapEntry struct {
 func compareMap(t *testing.T, path string, d *Disk) {
 	t.Helper()
 	var entries []qemuMapEntry
-	if err := json.Unmarshal(run(t, "qemu-img", "map", "--output=json", path), &entries); err != nil {
+	if err := json.Unmarshal(disktest.Output(t, "qemu-img", "map", "--output=json", path), &entries); err != nil {
 		t.Fatal(err)
 	}
 	level := func(layer int) int {

@@ -1,6 +1,7 @@
 package qcow2
 
 import (
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"io"
 	"os"
 	"path/filepath"
@@ -24,8 +25,8 @@ func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
 // hugeImage makes a 64 TiB qcow2 image with a few writes.
 func hugeImage(t testing.TB) string {
 	path := filepath.Join(t.TempDir(), "x.qcow2")
-	run(t, "qemu-img", "create", "-q", "-f", "qcow2", path, "64T")
-	run(t, "qemu-io", "-f", "qcow2", "-c", "write -P 1 0 64k", "-c", "write -P 2 32T 64k", "-c", "write -P 3 70368744112128 4096", path)
+	disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", path, "64T")
+	disktest.Output(t, "qemu-io", "-f", "qcow2", "-c", "write -P 1 0 64k", "-c", "write -P 2 32T 64k", "-c", "write -P 3 70368744112128 4096", path)
 	return path
 }
 

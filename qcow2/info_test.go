@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,15 +56,15 @@ func TestInfoMatchesQemu(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			dir := t.TempDir()
-			run(t, "qemu-img", "create", "-q", "-f", "raw", filepath.Join(dir, "b.raw"), "1M")
+			disktest.Output(t, "qemu-img", "create", "-q", "-f", "raw", filepath.Join(dir, "b.raw"), "1M")
 			path := filepath.Join(dir, "i.qcow2")
-			run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-o", strings.ReplaceAll(opts, "DIR", dir), path, "1M")
+			disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", "-o", strings.ReplaceAll(opts, "DIR", dir), path, "1M")
 			if !strings.Contains(opts, "data_file") {
-				run(t, "qemu-img", "snapshot", "-c", "one", path)
-				run(t, "qemu-img", "snapshot", "-c", "two", path)
+				disktest.Output(t, "qemu-img", "snapshot", "-c", "one", path)
+				disktest.Output(t, "qemu-img", "snapshot", "-c", "two", path)
 			}
 			var q qemuInfo
-			if err := json.Unmarshal(run(t, "qemu-img", "info", "--output=json", path), &q); err != nil {
+			if err := json.Unmarshal(disktest.Output(t, "qemu-img", "info", "--output=json", path), &q); err != nil {
 				t.Fatal(err)
 			}
 			img := openImage(t, path)
@@ -101,7 +102,7 @@ func TestInfoMatchesQemu(t *testing.T) {
 func TestChainErrors(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.qcow2"), filepath.Join(dir, "b.qcow2")
-	run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "missing.qcow2", "-F", "qcow2", "-u", a, "1M")
+	disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "missing.qcow2", "-F", "qcow2", "-u", a, "1M")
 	img := openImage(t, a)
 	_, err := img.Disk()
 	if !errors.Is(err, ErrBackingRequired) {
@@ -113,19 +114,19 @@ func TestChainErrors(t *testing.T) {
 		t.Errorf("missing backing file: %v (%+v)", err, ce)
 	}
 	// a -> b -> a loops.
-	run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "b.qcow2", "-F", "qcow2", "-u", a, "1M")
-	run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "a.qcow2", "-F", "qcow2", "-u", b, "1M")
+	disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "b.qcow2", "-F", "qcow2", "-u", a, "1M")
+	disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "a.qcow2", "-F", "qcow2", "-u", b, "1M")
 	if _, err := OpenChain(openImage(t, a), filepath.Clean(a), dirResolver(t, dir)); !errors.Is(err, ErrChainLoop) {
 		t.Errorf("loop: %v", err)
 	}
 	// A backing format other than qcow2 and raw.
-	run(t, "qemu-img", "create", "-q", "-f", "vmdk", b, "1M")
-	run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "b.qcow2", "-F", "vmdk", "-u", a, "1M")
+	disktest.Output(t, "qemu-img", "create", "-q", "-f", "vmdk", b, "1M")
+	disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "b.qcow2", "-F", "vmdk", "-u", a, "1M")
 	if _, err := OpenChain(openImage(t, a), a, dirResolver(t, dir)); !errors.Is(err, ErrBackingFormat) {
 		t.Errorf("vmdk backing file: %v", err)
 	}
 	// A missing data file.
-	run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file="+filepath.Join(dir, "d.raw"), a, "1M")
+	disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file="+filepath.Join(dir, "d.raw"), a, "1M")
 	if err := os.Remove(filepath.Join(dir, "d.raw")); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestEncrypted(t *testing.T) {
 			// machine may fail with "Unable to get accurate CPU usage":
 			// try again then.
 			for try := 0; ; try++ {
-				out, err := exec.Command(tool(t, "qemu-img"), args...).CombinedOutput()
+				out, err := exec.Command("qemu-img", args...).CombinedOutput()
 				if err == nil {
 					break
 				}
@@ -183,7 +184,7 @@ func TestEncrypted(t *testing.T) {
 // is named as unknown.
 func TestUnknownIncompatible(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.qcow2")
-	run(t, "qemu-img", "create", "-q", "-f", "qcow2", path, "1M")
+	disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", path, "1M")
 	patch(t, path, 72, 8, 1<<40)
 	img := openImage(t, path)
 	if _, err := img.Disk(); !errors.Is(err, ErrUnsupported) {

@@ -3,6 +3,7 @@ package qcow2
 import (
 	"bytes"
 	"fmt"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +29,7 @@ func patterns(t testing.TB, path string, size int64, seed int, extra ...string) 
 	for _, c := range cmds {
 		args = append(args, "-c", c)
 	}
-	run(t, "qemu-io", append(args, path)...)
+	disktest.Output(t, "qemu-io", append(args, path)...)
 }
 
 // compareWithQemu checks that our disk equals qemu-img convert's, that
@@ -42,7 +43,7 @@ func compareWithQemu(t *testing.T, path string, libqcow bool) {
 		t.Fatalf("OpenChain: %v", err)
 	}
 	got := diskBytes(t, d)
-	sameBytes(t, "disk", got, qemuRaw(t, path))
+	disktest.SameBytes(t, "disk", got, qemuRaw(t, path))
 	compareMap(t, path, d)
 	// Outside DataRanges the disk reads as zeros.
 	var next int64
@@ -74,7 +75,7 @@ func compareWithQemu(t *testing.T, path string, libqcow bool) {
 		lq := libqcowRead(t, path)
 		err := d.Extents(func(e Extent) error {
 			if e.Kind != Zero && e.Kind != ZeroAllocated {
-				sameBytes(t, fmt.Sprintf("libqcow at %d", e.Start), got[e.Start:e.Start+e.Length], lq[e.Start:e.Start+e.Length])
+				disktest.SameBytes(t, fmt.Sprintf("libqcow at %d", e.Start), got[e.Start:e.Start+e.Length], lq[e.Start:e.Start+e.Length])
 			}
 			return nil
 		})
@@ -146,7 +147,7 @@ func TestQemuMatrix(t *testing.T) {
 			if c.opts != "" {
 				args = append(args, "-o", strings.ReplaceAll(c.opts, "DATA", filepath.Join(dir, "x.data")))
 			}
-			run(t, "qemu-img", append(args, path, fmt.Sprint(size))...)
+			disktest.Output(t, "qemu-img", append(args, path, fmt.Sprint(size))...)
 			patterns(t, path, size, i)
 			compareWithQemu(t, path, c.libqcow)
 		})
@@ -165,12 +166,12 @@ func TestQemuCompressed(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			src := filepath.Join(dir, "src.qcow2")
-			run(t, "qemu-img", "create", "-q", "-f", "qcow2", src, "8M")
+			disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", src, "8M")
 			patterns(t, src, 8<<20, 3)
 			path := filepath.Join(dir, "c.qcow2")
-			run(t, "qemu-img", "convert", "-c", "-O", "qcow2", "-o", c.opts, src, path)
+			disktest.Output(t, "qemu-img", "convert", "-c", "-O", "qcow2", "-o", c.opts, src, path)
 			// Rewrite part of a compressed cluster: it becomes a normal one.
-			run(t, "qemu-io", "-f", "qcow2", "-c", "write -P 0x77 4096 512", path)
+			disktest.Output(t, "qemu-io", "-f", "qcow2", "-c", "write -P 0x77 4096 512", path)
 			compareWithQemu(t, path, strings.Contains(c.opts, "zlib"))
 		})
 	}
@@ -183,15 +184,15 @@ func TestQemuBackingChain(t *testing.T) {
 			dir := t.TempDir()
 			b := filepath.Join(dir, "base."+base)
 			// The base is smaller than its children: past its end reads as zeros.
-			run(t, "qemu-img", "create", "-q", "-f", base, b, "6M")
-			run(t, "qemu-io", "-f", base, "-c", "write -P 0xb1 0 6M", b)
+			disktest.Output(t, "qemu-img", "create", "-q", "-f", base, b, "6M")
+			disktest.Output(t, "qemu-io", "-f", base, "-c", "write -P 0xb1 0 6M", b)
 			mid := filepath.Join(dir, "mid.qcow2")
-			run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base."+base, "-F", base, mid, "8M")
+			disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base."+base, "-F", base, mid, "8M")
 			patterns(t, mid, 8<<20, 1)
 			top := filepath.Join(dir, "top.qcow2")
 			// No backing format: the reader probes the magic.
-			run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "-b", "mid.qcow2", "-F", "qcow2", top, "8M")
-			run(t, "qemu-io", "-f", "qcow2", "-c", "write -P 0xc3 100000 20000", "-c", "write -z 3145728 4096", top)
+			disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "-b", "mid.qcow2", "-F", "qcow2", top, "8M")
+			disktest.Output(t, "qemu-io", "-f", "qcow2", "-c", "write -P 0xc3 100000 20000", "-c", "write -z 3145728 4096", top)
 			compareWithQemu(t, top, false)
 			img := openImage(t, top)
 			d, err := OpenChain(img, top, dirResolver(t, dir))
@@ -217,15 +218,15 @@ func TestQemuSnapshots(t *testing.T) {
 			// version 2 images that have snapshots.
 			grow := compat == "1.1"
 			path := filepath.Join(t.TempDir(), "s.qcow2")
-			run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "compat="+compat, path, "8M")
+			disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "compat="+compat, path, "8M")
 			patterns(t, path, 8<<20, 0)
-			run(t, "qemu-img", "snapshot", "-c", "first", path)
+			disktest.Output(t, "qemu-img", "snapshot", "-c", "first", path)
 			patterns(t, path, 8<<20, 5)
-			run(t, "qemu-img", "snapshot", "-c", "second", path)
+			disktest.Output(t, "qemu-img", "snapshot", "-c", "second", path)
 			size := int64(8 << 20)
 			if grow {
 				size = 12 << 20
-				run(t, "qemu-img", "resize", "-q", path, fmt.Sprint(size))
+				disktest.Output(t, "qemu-img", "resize", "-q", path, fmt.Sprint(size))
 			}
 			patterns(t, path, size, 9)
 			compareWithQemu(t, path, true)
@@ -244,7 +245,7 @@ func TestQemuSnapshots(t *testing.T) {
 				if d.Size() != 8<<20 || int64(len(want)) != size || !bytes.Equal(want[8<<20:], make([]byte, size-8<<20)) {
 					t.Fatalf("snapshot %s: size %d, qemu-img's %d", s.Name, d.Size(), len(want))
 				}
-				sameBytes(t, "snapshot "+s.Name, diskBytes(t, d), want[:8<<20])
+				disktest.SameBytes(t, "snapshot "+s.Name, diskBytes(t, d), want[:8<<20])
 			}
 		})
 	}
@@ -255,14 +256,14 @@ func TestQemuSnapshots(t *testing.T) {
 func TestQemuBackingWithDataFile(t *testing.T) {
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base.raw")
-	run(t, "qemu-img", "create", "-q", "-f", "raw", base, "4M")
-	run(t, "qemu-io", "-f", "raw", "-c", "write -P 9 0 4M", base)
+	disktest.Output(t, "qemu-img", "create", "-q", "-f", "raw", base, "4M")
+	disktest.Output(t, "qemu-io", "-f", "raw", "-c", "write -P 9 0 4M", base)
 	mid := filepath.Join(dir, "mid.qcow2")
-	run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file="+filepath.Join(dir, "mid.data"), "-b", "base.raw", "-F", "raw", mid, "4M")
-	run(t, "qemu-io", "-f", "qcow2", "-c", "write -P 5 1M 64k", "-c", "write -z 3M 64k", mid)
+	disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file="+filepath.Join(dir, "mid.data"), "-b", "base.raw", "-F", "raw", mid, "4M")
+	disktest.Output(t, "qemu-io", "-f", "qcow2", "-c", "write -P 5 1M 64k", "-c", "write -z 3M 64k", mid)
 	top := filepath.Join(dir, "top.qcow2")
-	run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "mid.qcow2", "-F", "qcow2", top, "4M")
-	run(t, "qemu-io", "-f", "qcow2", "-c", "write -P 3 2M 4k", top)
+	disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "mid.qcow2", "-F", "qcow2", top, "4M")
+	disktest.Output(t, "qemu-io", "-f", "qcow2", "-c", "write -P 3 2M 4k", top)
 	compareWithQemu(t, top, false)
 	d, err := OpenChain(openImage(t, top), top, dirResolver(t, dir))
 	if err != nil {

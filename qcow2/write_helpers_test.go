@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -155,23 +155,6 @@ func writeTo(t *testing.T, dir string, src qcow2.Source, opt qcow2.WriteOptions)
 	return p
 }
 
-// writeTool runs an external tool the tests need and returns its standard
-// output; it fails the test when the tool is missing or fails.
-func writeTool(t *testing.T, name string, args ...string) []byte {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Fatalf("%s is not installed (run build/setup.sh): %v", name, err)
-	}
-	cmd := exec.Command(name, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out, stderr.Bytes())
-	}
-	return out
-}
-
 // writeCheckResult is what qemu-img check --output=json says.
 type writeCheckResult struct {
 	CheckErrors        int64 `json:"check-errors"`
@@ -187,7 +170,7 @@ type writeCheckResult struct {
 func writeQEMUCheck(t *testing.T, img string) writeCheckResult {
 	t.Helper()
 	var r writeCheckResult
-	if err := json.Unmarshal(writeTool(t, "qemu-img", "check", "-f", "qcow2", "--output=json", img), &r); err != nil {
+	if err := json.Unmarshal(disktest.Output(t, "qemu-img", "check", "-f", "qcow2", "--output=json", img), &r); err != nil {
 		t.Fatal(err)
 	}
 	if r.CheckErrors != 0 || r.Corruptions != 0 || r.Leaks != 0 {
@@ -212,7 +195,7 @@ type writeQEMUInfo struct {
 func writeInfo(t *testing.T, img string) writeQEMUInfo {
 	t.Helper()
 	var info writeQEMUInfo
-	if err := json.Unmarshal(writeTool(t, "qemu-img", "info", "-f", "qcow2", "--output=json", img), &info); err != nil {
+	if err := json.Unmarshal(disktest.Output(t, "qemu-img", "info", "-f", "qcow2", "--output=json", img), &info); err != nil {
 		t.Fatal(err)
 	}
 	return info
@@ -225,7 +208,7 @@ func writeMapped(t *testing.T, img string) [][2]int64 {
 		Start, Length int64
 		Data          bool
 	}
-	if err := json.Unmarshal(writeTool(t, "qemu-img", "map", "-f", "qcow2", "--output=json", img), &entries); err != nil {
+	if err := json.Unmarshal(disktest.Output(t, "qemu-img", "map", "-f", "qcow2", "--output=json", img), &entries); err != nil {
 		t.Fatal(err)
 	}
 	var out [][2]int64
@@ -274,7 +257,7 @@ while pos < size:
     pos += len(b)
 print(size, h.hexdigest())
 `
-	out := writeTool(t, "/usr/bin/python3", "-c", script, img)
+	out := disktest.Output(t, "/usr/bin/python3", "-c", script, img)
 	return strings.TrimSpace(string(out))
 }
 

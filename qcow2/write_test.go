@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -61,7 +62,7 @@ func TestWriteImageQEMU(t *testing.T) {
 			t.Run(fmt.Sprintf("%d-%s", cs, comp), func(t *testing.T) {
 				img := writeTo(t, t.TempDir(), src, writeOpt(cs, comp))
 				check := writeQEMUCheck(t, img)
-				writeTool(t, "qemu-img", "compare", "-f", "qcow2", "-F", "raw", img, raw)
+				disktest.Output(t, "qemu-img", "compare", "-f", "qcow2", "-F", "raw", img, raw)
 
 				info := writeInfo(t, img)
 				wantType := comp
@@ -115,7 +116,7 @@ func TestWriteImageTiny(t *testing.T) {
 				writeQEMUCheck(t, img)
 				raw := filepath.Join(dir, "src.raw")
 				src.saveRaw(t, raw)
-				writeTool(t, "qemu-img", "compare", "-f", "qcow2", "-F", "raw", img, raw)
+				disktest.Output(t, "qemu-img", "compare", "-f", "qcow2", "-F", "raw", img, raw)
 			})
 		}
 	}
@@ -133,13 +134,13 @@ func TestWriteImageHugeSparse(t *testing.T) {
 	}}
 	dir := t.TempDir()
 	ref := filepath.Join(dir, "ref.qcow2")
-	writeTool(t, "qemu-img", "create", "-q", "-f", "qcow2", ref, fmt.Sprint(src.size))
+	disktest.Output(t, "qemu-img", "create", "-q", "-f", "qcow2", ref, fmt.Sprint(src.size))
 	for i, c := range src.chunks {
 		p := filepath.Join(dir, fmt.Sprint("chunk", i))
 		if err := os.WriteFile(p, c.data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		writeTool(t, "qemu-io", "-f", "qcow2", "-c", fmt.Sprintf("write -q -s %s %d %d", p, c.off, len(c.data)), ref)
+		disktest.Output(t, "qemu-io", "-f", "qcow2", "-c", fmt.Sprintf("write -q -s %s %d %d", p, c.off, len(c.data)), ref)
 	}
 	for _, cs := range []int{64 * writeKiB, 2 * writeMiB} {
 		for _, comp := range []string{"none", "zstd"} {
@@ -152,7 +153,7 @@ func TestWriteImageHugeSparse(t *testing.T) {
 					t.Fatalf("a 64 TiB disk holding 172 KiB took a %d-byte image", st.Size())
 				}
 				writeQEMUCheck(t, img)
-				writeTool(t, "qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", img, ref)
+				disktest.Output(t, "qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", img, ref)
 				if info := writeInfo(t, img); info.VirtualSize != src.size || info.ClusterSize != int64(cs) {
 					t.Fatalf("qemu-img info: %+v", info)
 				}
@@ -243,7 +244,7 @@ func TestWriteImageCache(t *testing.T) {
 		img := writeTo(t, dir, src, writeOpt(4096, "zlib"))
 		restore()
 		writeQEMUCheck(t, img)
-		writeTool(t, "qemu-img", "compare", "-f", "qcow2", "-F", "raw", img, raw)
+		disktest.Output(t, "qemu-img", "compare", "-f", "qcow2", "-F", "raw", img, raw)
 		if got, _ := os.ReadFile(img); !bytes.Equal(got, want) {
 			t.Fatalf("keeping %d bytes changes the image", budget)
 		}
@@ -323,5 +324,5 @@ func TestWriteImageFromQcow2(t *testing.T) {
 	}
 	second := writeTo(t, dir, d, writeOpt(64*writeKiB, "zlib"))
 	writeQEMUCheck(t, second)
-	writeTool(t, "qemu-img", "compare", "-f", "qcow2", "-F", "raw", second, raw)
+	disktest.Output(t, "qemu-img", "compare", "-f", "qcow2", "-F", "raw", second, raw)
 }

@@ -1,11 +1,11 @@
 package vhdx_test
 
 import (
-	"encoding/binary"
 	"errors"
 	"runtime"
 	"testing"
 
+	"github.com/vhdx-inspector/vhdx-inspector/internal/hostile"
 	vb "github.com/vhdx-inspector/vhdx-inspector/internal/vhdxbuild"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
@@ -28,13 +28,8 @@ func floodedLog(t testing.TB, logSize, claim uint32, n int) *vb.SparseFile {
 	im := vb.New(vb.Options{LogSize: logSize})
 	im.Headers[0].LogGUID, im.Headers[1].LogGUID = vb.DefaultLogGUID, vb.DefaultLogGUID
 	f := buildSparse(t, im)
-	var s [vb.LogSectorSize]byte
-	copy(s[:], "loge")
-	binary.LittleEndian.PutUint32(s[8:], claim)
-	binary.LittleEndian.PutUint64(s[16:], 1)
-	vb.PutGUID(s[32:], vb.DefaultLogGUID)
-	for i := 0; i < n; i++ {
-		f.WriteAt(s[:], int64(im.LogOffset)+int64(i)*vb.LogSectorSize)
+	if err := hostile.FloodLog(f, im, claim, n); err != nil {
+		t.Fatal(err)
 	}
 	return f
 }

@@ -86,6 +86,7 @@ func main() {
 		}))
 	}
 	js.Global().Set("vhdxEngine", obj)
+	go e.idb() // open the cache now rather than on the first drop
 	if ready := js.Global().Get("vhdxReady"); ready.Type() == js.TypeFunction {
 		ready.Invoke()
 	}

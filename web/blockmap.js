@@ -398,6 +398,7 @@ export class BlockMap {
     d.cell = this.L.s;
     d.cells = cells;
     d.drawMs = this.drawMs.toFixed(1);
+    d.drawnAt = performance.now().toFixed(1); // when this range was on screen, for timing
     d.mode = mode;
     this.renderRange();
     this.renderLegend();

@@ -1,6 +1,9 @@
 // What the page knows about a differencing chain, from an openFiles() result:
 // its layers (the image shown first), whether the virtual disk can be read
 // through it, and, when a parent is missing or wrong, what to tell people.
+// Names and reasons from the file are made visible (control characters
+// escaped) here, once, for every place that shows them.
+import { visible } from './format.js';
 
 /** A GUID as lower-case hex without braces, for comparing. */
 export function normGuid(g) {
@@ -51,7 +54,7 @@ export function chainModel(info) {
   const layers = [top];
   if (!info.chain_error) {
     // A differencing image whose chain the engine did not describe (it is too damaged to follow).
-    return { complete: false, kind: 'error', layers, child: top.name, parent: '', reason: s.disk_error || info.error || '', note: 'the parent chain cannot be followed' };
+    return { complete: false, kind: 'error', layers, child: top.name, parent: '', reason: visible(s.disk_error || info.error || ''), note: 'the parent chain cannot be followed' };
   }
   // The layers found before the problem (the image shown first), then the
   // parent that is missing or wrong. chain_error reads
@@ -59,8 +62,8 @@ export function chainModel(info) {
   for (const l of (info.chain || []).slice(1)) layers.push({ ...l, partial: true });
   const m = /^vhdx: (.+?) -> (.*?): ([\s\S]*)$/.exec(info.chain_error);
   const child = layers[layers.length - 1].name;
-  const parent = info.missing_parent || (m ? m[2] : '');
-  const reason = m ? m[3] : info.chain_error;
+  const parent = visible(info.missing_parent || (m ? m[2] : ''));
+  const reason = visible(m ? m[3] : info.chain_error);
   const missing = !!info.missing_parent;
   layers.push({
     name: parent || 'the parent',

@@ -148,14 +148,22 @@ export function byteRange(a, last) {
   return `${hex(a)}–${hex(last)} inclusive (${grouped(n)} ${n === 1 ? 'byte' : 'bytes'})`;
 }
 
+/** Characters of a string from the file shown before it is cut short. */
+const VISIBLE_MAX = 1024;
+
 /**
  * A string from the file with its control and invisible characters made
  * visible as escapes such as \x1b or \u202e: shown, never interpreted.
+ * Past VISIBLE_MAX characters it is cut, saying how long it is (a crafted
+ * 32 Ki-character locator value took half a second to lay out).
  */
 export function visible(s) {
+  let t = String(s);
+  const cut = t.length > VISIBLE_MAX ? `… (${grouped(t.length)} characters)` : '';
+  if (cut) t = t.slice(0, /[\ud800-\udbff]/.test(t[VISIBLE_MAX - 1]) ? VISIBLE_MAX - 1 : VISIBLE_MAX); // not half a pair
   // eslint-disable-next-line no-control-regex
-  return String(s).replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g, (c) => {
+  return t.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g, (c) => {
     const n = c.codePointAt(0);
     return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
-  });
+  }) + cut;
 }

@@ -2,9 +2,11 @@
 // engine's format-neutral overview, `vhdx info --json`'s shape) and, for
 // qcow2, the Structures view: header, header extensions, backing file name,
 // L1 table with its L2 tables read on demand, refcount table with its
-// refcount blocks read on demand, and the snapshot table.
+// refcount blocks read on demand, and the snapshot table. Strings from the
+// file (names of the backing and data files, snapshots, features,
+// extensions) are shown through visible(): control characters escaped.
 
-import { el, hex, bothSizes, humanSize, grouped, stateLabel } from './format.js';
+import { el, hex, bothSizes, humanSize, grouped, stateLabel, visible } from './format.js';
 import { KINDS, stateSwatch, layerSwatch } from './blockmap.js';
 import { StructuresView } from './structures.js';
 import { card, kv, validationSummary } from './views.js';
@@ -43,28 +45,29 @@ function chainCard(ctx) {
   const tb = el('tbody');
   (info.chain || []).forEach((l, i) => tb.append(el('tr', { 'data-layer': String(i), class: i === 0 ? 'current' : undefined },
     el('td', { class: 'num' }, String(i)),
-    el('td', { class: 'layer-file' }, layerSwatch(i), el('span', { class: 'mono' }, l.name), i === 0 ? el('span', { class: 'badge current' }, 'shown') : null),
+    el('td', { class: 'layer-file' }, layerSwatch(i), el('span', { class: 'mono' }, visible(l.name)), i === 0 ? el('span', { class: 'badge current' }, 'shown') : null),
     el('td', {}, roleLabel(l.role)),
     el('td', {}, l.format))));
   if (o.missing) {
     tb.append(el('tr', { 'data-layer': 'missing', class: 'missing' },
       el('td', { class: 'num' }, '—'),
-      el('td', { class: 'layer-file' }, layerSwatch(-1), el('span', { class: 'mono' }, o.missing), el('span', { class: 'badge bad' }, 'not given')),
+      el('td', { class: 'layer-file' }, layerSwatch(-1), el('span', { class: 'mono' }, visible(o.missing)), el('span', { class: 'badge bad' }, 'not given')),
       el('td', {}, '—'), el('td', {}, '—')));
   }
   const complete = !o.chain_error;
+  const missing = visible(o.missing || '');
   const c = el('section', { class: 'card chain-card', id: 'overview-chain', 'aria-labelledby': 'chain-title', 'data-complete': String(complete) },
     el('h2', { id: 'chain-title' }, 'Chain', complete ? el('span', { class: 'badge ok' }, `${info.chain.length} files, complete`) : el('span', { class: 'badge bad' }, o.missing ? 'file missing' : 'broken')));
   if (o.missing) {
     const given = (ctx.files || []).map((f) => f.name);
     c.append(el('div', { class: 'note err chain-problem', id: 'chain-problem', role: 'alert', 'data-kind': 'missing' },
-      el('p', { class: 'chain-headline' }, el('strong', {}, `The file ${o.missing} is missing.`)),
+      el('p', { class: 'chain-headline' }, el('strong', {}, `The file ${missing} is missing.`)),
       el('p', {}, `The disk of ${info.name} reads through ${info.missing_role === 'data file' ? 'the external data file' : 'the backing file'} `,
-        el('code', {}, o.missing), `, which was not given. Meanwhile the overview, the structures, the cluster map by kind, the file bytes and the validation of ${info.name} work; the disk bytes and the exports need it.`),
-      el('p', { id: 'chain-instruction' }, el('strong', {}, `Drop ${o.missing} together with ${listNames(given.length ? given : [info.name])}`), ` — or drop ${o.missing} now: it is added to the files given.`),
-      el('p', { class: 'toolbar' }, addButton(`Add ${o.missing}…`, ctx.addFiles))));
+        el('code', {}, missing), `, which was not given. Meanwhile the overview, the structures, the cluster map by kind, the file bytes and the validation of ${info.name} work; the disk bytes and the exports need it.`),
+      el('p', { id: 'chain-instruction' }, el('strong', {}, `Drop ${missing} together with ${listNames(given.length ? given : [info.name])}`), ` — or drop ${missing} now: it is added to the files given.`),
+      el('p', { class: 'toolbar' }, addButton(`Add ${missing}…`, ctx.addFiles))));
   } else if (o.chain_error) {
-    c.append(el('p', { class: 'note err', id: 'chain-problem', role: 'alert' }, o.chain_error));
+    c.append(el('p', { class: 'note err', id: 'chain-problem', role: 'alert' }, visible(o.chain_error)));
   }
   c.append(el('div', { class: 'table-scroll' }, el('table', { class: 'grid', id: 'chain-table' },
     el('thead', {}, el('tr', {}, ...['layer', 'file', 'role', 'format'].map((h, i) => el('th', { scope: 'col', class: i === 0 ? 'num' : undefined }, h)))), tb)));
@@ -74,7 +77,7 @@ function chainCard(ctx) {
 
 function featureList(features) {
   if (!features || !features.length) return 'none';
-  return el('span', { id: 'qcow2-features' }, ...features.map((f) => el('span', { class: `badge${f.known ? '' : ' bad'}`, title: `${f.kind} bit ${f.bit}` }, f.name || `${f.kind} bit ${f.bit}`)), ' ');
+  return el('span', { id: 'qcow2-features' }, ...features.map((f) => el('span', { class: `badge${f.known ? '' : ' bad'}`, title: `${f.kind} bit ${f.bit}` }, f.name ? visible(f.name) : `${f.kind} bit ${f.bit}`)), ' ');
 }
 
 /** The snapshot table, each with a button that shows its disk. */
@@ -87,13 +90,13 @@ function snapshotsCard(ctx) {
   for (const s of snaps) {
     const date = new Date(s.date_sec * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
     tb.append(el('tr', { 'data-snapshot-row': s.id },
-      el('td', { class: 'mono' }, s.id), el('td', {}, s.name), el('td', {}, date),
+      el('td', { class: 'mono' }, visible(s.id)), el('td', {}, visible(s.name)), el('td', {}, date),
       el('td', { class: 'num' }, humanSize(s.vm_state_size_large || s.vm_state_size)),
       el('td', { class: 'num' }, s.disk_size ? humanSize(s.disk_size) : '—'),
       el('td', {}, view(s.id, shown === s.id || shown === s.name ? 'Shown' : 'View disk', shown === s.id || shown === s.name))));
   }
   return card('Snapshots',
-    el('p', {}, snaps.length ? `The disk shown is ${shown ? `snapshot ${shown}` : 'the current one'}. `
+    el('p', {}, snaps.length ? `The disk shown is ${shown ? `snapshot ${visible(shown)}` : 'the current one'}. `
       : 'No internal snapshots.', snaps.length ? view('', shown ? 'Back to the current disk' : 'Current disk shown', !shown) : null),
     snaps.length ? el('div', { class: 'table-scroll' }, el('table', { class: 'grid', id: 'snapshots-table' },
       el('thead', {}, el('tr', {}, ...['ID', 'name', 'taken', 'VM state', 'disk size', ''].map((h) => el('th', { scope: 'col' }, h)))), tb)) : null);
@@ -123,7 +126,7 @@ export function renderImageOverview(root, ctx) {
     ['Allocated size', `${bothSizes(o.allocated_size)}${pct}`, 'allocated_size'],
     ['Cluster size', o.allocation_unit ? bothSizes(o.allocation_unit) : undefined, 'cluster_size'],
     ['Sector size', `${o.sector_size} bytes`, 'sector_size'],
-    ['Snapshot shown', info.snapshot ? info.snapshot : undefined, 'snapshot'],
+    ['Snapshot shown', info.snapshot ? visible(info.snapshot) : undefined, 'snapshot'],
   ], 'overview-disk'));
   const cards = [disk];
   if (q) {
@@ -137,8 +140,8 @@ export function renderImageOverview(root, ctx) {
       ['Extended L2 entries', q.extended_l2 ? 'yes (32 subclusters)' : 'no', 'extended_l2'],
       ['Features', featureList(q.features), 'features'],
       ['State', flags.length ? el('span', {}, ...flags) : el('span', { class: 'badge ok' }, 'clean'), 'state'],
-      ['Backing file', q.backing_file ? el('span', { class: 'mono' }, q.backing_file, q.backing_format ? ` (${q.backing_format})` : '') : 'none', 'backing_file'],
-      ['Data file', q.data_file ? el('span', { class: 'mono' }, q.data_file, q.data_file_raw ? ' (raw)' : '') : 'none', 'data_file'],
+      ['Backing file', q.backing_file ? el('span', { class: 'mono' }, visible(q.backing_file), q.backing_format ? ` (${visible(q.backing_format)})` : '') : 'none', 'backing_file'],
+      ['Data file', q.data_file ? el('span', { class: 'mono' }, visible(q.data_file), q.data_file_raw ? ' (raw)' : '') : 'none', 'data_file'],
     ], 'overview-qcow2')));
   }
   const states = s.block_states || {};
@@ -229,7 +232,7 @@ export class Qcow2Structures extends StructuresView {
     else if (id === 'backing') {
       this.head('Backing file name', [], h.backing_file_offset, h.backing_file_size);
       d.append(this.props([['offset', this.offLink(h.backing_file_offset, h.backing_file_size)], ['length', `${h.backing_file_size} bytes`],
-        ['name', el('span', { class: 'mono' }, q.backing_file || '—')], ['format (extension)', q.backing_format || 'not given']]));
+        ['name', el('span', { class: 'mono' }, q.backing_file ? visible(q.backing_file) : '—')], ['format (extension)', q.backing_format ? visible(q.backing_format) : 'not given']]));
     } else if (id === 'l1') this.renderTable('l1');
     else if (id === 'refcount') this.renderTable('refcount');
     else if (id === 'snapshots') this.renderSnapshots();
@@ -245,7 +248,7 @@ export class Qcow2Structures extends StructuresView {
   renderExtension(x) {
     const end = x.offset + 8 + Math.ceil(x.length / 8) * 8;
     this.head(EXTENSIONS[x.type] || `Unknown extension ${hex(x.type)}`, [], x.offset, end - x.offset);
-    this.detail.append(this.props([['offset', this.offLink(x.offset, 4)], ['type', hex(x.type)], ['length', `${x.length} bytes`], ['name', x.name || '—']]),
+    this.detail.append(this.props([['offset', this.offLink(x.offset, 4)], ['type', hex(x.type)], ['length', `${x.length} bytes`], ['name', x.name ? visible(x.name) : '—']]),
       this.fieldTable(x.offset, end, 'Fields'));
   }
 
@@ -256,7 +259,7 @@ export class Qcow2Structures extends StructuresView {
     const tb = el('tbody');
     for (const s of snaps) {
       tb.append(el('tr', {},
-        el('td', {}, this.offLink(s.offset, s.length)), el('td', { class: 'mono' }, s.id), el('td', {}, s.name),
+        el('td', {}, this.offLink(s.offset, s.length)), el('td', { class: 'mono' }, visible(s.id)), el('td', {}, visible(s.name)),
         el('td', {}, new Date(s.date_sec * 1000).toISOString()),
         el('td', {}, this.offLink(s.l1_table_offset, s.l1_size * 8)), el('td', { class: 'num' }, grouped(s.l1_size)),
         el('td', { class: 'num' }, humanSize(s.vm_state_size_large || s.vm_state_size))));

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
 )
@@ -25,9 +24,9 @@ func runBodyfile(s *session, stdout io.Writer, args []string) error {
 	defer s.close()
 	part := -1
 	if len(args) > 1 {
-		n, ok := partArg(args[1])
-		if !ok {
-			return &exitError{2, fmt.Errorf("PART %q is not a partition number", args[1])}
+		n, err := needPart(args[1])
+		if err != nil {
+			return err
 		}
 		part = n
 	}
@@ -37,7 +36,7 @@ func runBodyfile(s *session, stdout io.Writer, args []string) error {
 	}
 	w := bufio.NewWriterSize(stdout, 1<<16)
 	defer w.Flush()
-	failed := false
+	failures := &walkFailures{cmd: "bodyfile"}
 	for _, v := range vols {
 		prefix := ""
 		if len(vols) > 1 {
@@ -55,17 +54,10 @@ func runBodyfile(s *session, stdout io.Writer, args []string) error {
 				}
 			}
 			return nil
-		}, func(p string, err error) error {
-			fmt.Fprintf(os.Stderr, "vhdx bodyfile: %s\n", escape(err.Error()))
-			failed = true
-			return nil
-		})
+		}, failures.report)
 		if err != nil {
 			return err
 		}
 	}
-	if failed {
-		return &exitError{1, nil}
-	}
-	return nil
+	return failures.status()
 }

@@ -1,17 +1,15 @@
 package main
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/google/uuid"
-	vb "github.com/vhdx-inspector/vhdx-inspector/internal/vhdxbuild"
-	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/hostile"
 )
 
 // budget is what one read command may cost on any input: heap allocated
@@ -49,109 +47,10 @@ func (w *limitWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// patchFile writes b at off in the file at p.
-func patchFile(t testing.TB, p string, off int64, b []byte) {
-	t.Helper()
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// hostile is a crafted worst case for one structure: an image and what is
-// done to its file after it is written.
-type hostile struct {
-	name  string
-	im    *vb.Image
-	patch func(t testing.TB, p string, im *vb.Image)
-}
-
-// work bounds the bytes a command may read from h's file: in proportion to
+// workBound bounds the bytes a command may read from h's file: in proportion to
 // the size of its log and BAT regions, never to what they claim.
-func (h hostile) work() int64 { return 4*(int64(h.im.LogLength)+int64(h.im.BATLength)) + 64*mib }
-
-func hostileImages() []hostile {
-	const tib = 1 << 40
-	var out []hostile
-
-	// Log: every sector of a 64 MiB log starts an entry claiming all of it.
-	im := vb.New(vb.Options{LogSize: 64 * mib})
-	im.Headers[0].LogGUID, im.Headers[1].LogGUID = vb.DefaultLogGUID, vb.DefaultLogGUID
-	out = append(out, hostile{"log_flood", im, func(t testing.TB, p string, im *vb.Image) {
-		buf := make([]byte, im.LogLength)
-		for off := 0; off < len(buf); off += vb.LogSectorSize {
-			copy(buf[off:], "loge")
-			binary.LittleEndian.PutUint32(buf[off+8:], im.LogLength)
-			vb.PutGUID(buf[off+32:], vb.DefaultLogGUID)
-		}
-		patchFile(t, p, int64(im.LogOffset), buf)
-	}})
-
-	// Log: one entry claiming a 1 GiB log, with as many descriptors as fit.
-	im = vb.New(vb.Options{LogSize: 1 << 30})
-	im.Headers[0].LogGUID, im.Headers[1].LogGUID = vb.DefaultLogGUID, vb.DefaultLogGUID
-	out = append(out, hostile{"log_entry_1GiB", im, func(t testing.TB, p string, im *vb.Image) {
-		var s [vb.LogSectorSize]byte
-		copy(s[:], "loge")
-		binary.LittleEndian.PutUint32(s[8:], im.LogLength)
-		binary.LittleEndian.PutUint32(s[24:], (im.LogLength-64)/32)
-		vb.PutGUID(s[32:], vb.DefaultLogGUID)
-		patchFile(t, p, int64(im.LogOffset), s[:])
-	}})
-
-	// BAT: a 64 TiB disk of 32 MiB blocks whose 2 Mi entries alternate
-	// between a block 1 TiB beyond the file and ZERO (no extents merge).
-	im = vb.New(vb.Options{VirtualSize: 64 * tib, BlockSize: 32 * mib})
-	out = append(out, hostile{"bat_64TiB", im, func(t testing.TB, p string, im *vb.Image) {
-		bat := make([]byte, 8*im.BATEntries())
-		for i := range im.BATEntries() {
-			v := vb.EncodeBATEntry(vb.PayloadZero, 0)
-			if i%2 == 0 {
-				v = vb.EncodeBATEntry(vb.PayloadFullyPresent, tib)
-			}
-			binary.LittleEndian.PutUint64(bat[8*i:], v)
-		}
-		patchFile(t, p, int64(im.BATOffset), bat)
-	}})
-
-	// Metadata: 2047 entries, the most a table holds, each claiming 1 MiB.
-	im = vb.New(vb.Options{VirtualSize: 64 * tib, BlockSize: 32 * mib})
-	for len(im.Metadata.Items) < 2047 {
-		im.Metadata.Items = append(im.Metadata.Items, vb.MetadataItem{ID: uuid.New(), Explicit: true, Offset: 64 * kib, Length: 1 << 20})
-	}
-	out = append(out, hostile{"metadata_2047_items", im, nil})
-
-	// Parent locator: 65535 entries whose keys and values all overlap one
-	// 64 KiB text (it decoded to gigabytes).
-	im = vb.New(vb.Options{VirtualSize: 64 * tib, BlockSize: 32 * mib, HasParent: true})
-	loc := make([]byte, 20+12*65535+65534)
-	vb.PutGUID(loc, vhdx.ParentLocatorVHDX)
-	binary.LittleEndian.PutUint16(loc[18:], 65535)
-	for i := range 65535 {
-		e := loc[20+12*i:]
-		binary.LittleEndian.PutUint32(e, uint32(20+12*65535))
-		binary.LittleEndian.PutUint32(e[4:], uint32(20+12*65535))
-		binary.LittleEndian.PutUint16(e[8:], 65534)
-		binary.LittleEndian.PutUint16(e[10:], 65534)
-	}
-	for i := 20 + 12*65535; i+1 < len(loc); i += 2 {
-		loc[i] = 'a'
-	}
-	im.MetadataItem(vhdx.ItemParentLocator).Data = loc
-	out = append(out, hostile{"parent_locator_65535", im, nil})
-
-	// Region table: a huge entry count in one copy, regions claiming 4 GiB
-	// near 64 TiB in the other.
-	im = vb.New(vb.Options{VirtualSize: 64 * tib, BlockSize: 32 * mib})
-	im.AddRegion(uuid.New(), 64*tib, 1<<32-mib, false)
-	out = append(out, hostile{"region_table", im, func(t testing.TB, p string, im *vb.Image) {
-		patchFile(t, p, 192*kib+8, []byte{0xff, 0xff, 0xff, 0xff})
-	}})
-	return out
+func workBound(h hostile.VHDX) int64 {
+	return 4*(int64(h.Image.LogLength)+int64(h.Image.BATLength)) + 64*mib
 }
 
 // TestReadBudget: every read command on crafted worst cases for each
@@ -162,11 +61,11 @@ func TestReadBudget(t *testing.T) {
 		t.Skip("reads logs of up to 1 GiB")
 	}
 	dir := t.TempDir()
-	for _, h := range hostileImages() {
-		t.Run(h.name, func(t *testing.T) {
-			p := saveImage(t, dir, h.name+".vhdx", h.im)
-			if h.patch != nil {
-				h.patch(t, p, h.im)
+	for _, h := range hostile.VHDXImages() {
+		t.Run(h.Name, func(t *testing.T) {
+			p := filepath.Join(dir, h.Name)
+			if err := h.WriteFile(p); err != nil {
+				t.Fatal(err)
 			}
 			for _, cmd := range []string{"info", "check", "map", "cat"} {
 				var code int
@@ -179,8 +78,8 @@ func TestReadBudget(t *testing.T) {
 				if n > budget {
 					t.Errorf("%s allocated %d MiB", cmd, n>>20)
 				}
-				if work > h.work() {
-					t.Errorf("%s read %d MiB, more than %d MiB", cmd, work>>20, h.work()>>20)
+				if work > workBound(h) {
+					t.Errorf("%s read %d MiB, more than %d MiB", cmd, work>>20, workBound(h)>>20)
 				}
 				if strings.Contains(errs.String(), "goroutine ") {
 					t.Fatalf("%s panicked: %s", cmd, errs.String())

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"io"
 	"os"
 	"os/exec"
@@ -119,13 +120,7 @@ func runTool(t *testing.T, name string, args ...string) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\nstdout: %s\nstderr: %s", name, strings.Join(args, " "), err, clip(stdout.Bytes()), clip(stderr.Bytes()))
-	}
-	return stdout.Bytes()
+	return disktest.Cmd(t, exec.CommandContext(ctx, name, args...))
 }
 
 func clip(b []byte) string {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
@@ -83,4 +84,37 @@ func browsable(typ string) bool {
 func partArg(a string) (int, bool) {
 	n, err := strconv.Atoi(a)
 	return n, err == nil && n >= 0
+}
+
+// needPart parses a PART argument that must be a partition number: any
+// other is a usage error.
+func needPart(a string) (int, error) {
+	n, ok := partArg(a)
+	if !ok {
+		return 0, &exitError{2, fmt.Errorf("PART %q is not a partition number", a)}
+	}
+	return n, nil
+}
+
+// walkFailures collects the errors met while walking filesystems for
+// command cmd: each is reported on standard error and the walk goes on;
+// the command then exits with status 1.
+type walkFailures struct {
+	cmd    string
+	failed bool
+}
+
+// report is filesystem.Walk's error callback.
+func (f *walkFailures) report(_ string, err error) error {
+	fmt.Fprintf(os.Stderr, "vhdx %s: %s\n", f.cmd, escape(err.Error()))
+	f.failed = true
+	return nil
+}
+
+// status is the command's result once its walks are done.
+func (f *walkFailures) status() error {
+	if f.failed {
+		return &exitError{1, nil}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,7 +51,7 @@ func fsDisk(t *testing.T, dir string) (disk, fsImg string) {
 	if err := os.WriteFile(disk, make([]byte, 24*MiB), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	runToolStdin(t, "label: dos\nstart=2048, type=83\n", "sfdisk", "-q", disk)
+	disktest.OutputInput(t, "label: dos\nstart=2048, type=83\n", "sfdisk", "-q", disk)
 	f, err := os.OpenFile(disk, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -60,20 +61,6 @@ func fsDisk(t *testing.T, dir string) (disk, fsImg string) {
 		t.Fatal(err)
 	}
 	return disk, fsImg
-}
-
-// runToolStdin runs a tool with input on standard input.
-func runToolStdin(t *testing.T, stdin, name string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, stderr.Bytes())
-	}
-	return out
 }
 
 // dirtyVHDX writes the raw disk as a VHDX whose first 4 KiB (the MBR) are

@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -80,28 +80,11 @@ func fuzzImage(data []byte) []byte {
 // file format, one []byte each): cases that once crashed, hung, blew up
 // memory or were written through.
 func cliSeeds(tb testing.TB) [][]byte {
-	dir := filepath.Join("..", "..", "testdata", "fuzz", "FuzzCLI")
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatalf("seed corpus: %v", err)
+	seeds := disktest.FuzzCorpus(tb, "../..", "FuzzCLI")
+	if len(seeds) == 0 {
+		tb.Fatal("seed corpus: no inputs under testdata/fuzz/FuzzCLI")
 	}
-	var out [][]byte
-	for _, e := range entries {
-		text, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		lines := strings.Split(strings.TrimSpace(string(text)), "\n")
-		if len(lines) != 2 || lines[0] != "go test fuzz v1" || !strings.HasPrefix(lines[1], "[]byte(") {
-			tb.Fatalf("%s: not a one-[]byte corpus file", e.Name())
-		}
-		s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
-		if err != nil {
-			tb.Fatalf("%s: %v", e.Name(), err)
-		}
-		out = append(out, []byte(s))
-	}
-	return out
+	return seeds
 }
 
 // fuzzDir returns a temporary folder in memory where there is one (the

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"flag"
-	"fmt"
 	"io"
 )
 
@@ -15,9 +14,9 @@ func defineGet(fs *flag.FlagSet) runner {
 
 func runGet(s *session, stdout io.Writer, args []string) error {
 	defer s.close()
-	part, ok := partArg(args[1])
-	if !ok {
-		return &exitError{2, fmt.Errorf("PART %q is not a partition number", args[1])}
+	part, err := needPart(args[1])
+	if err != nil {
+		return err
 	}
 	vols, err := s.volumes(args[0], part)
 	if err != nil {

@@ -9,6 +9,7 @@ package main_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,7 +37,7 @@ func requireQEMURaw(t *testing.T, path string, want []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := describeDiff(got, want); d != "" {
+	if d := disktest.Diff(got, want); d != "" {
 		t.Fatalf("qemu-img convert of %s differs from the model: %s", filepath.Base(path), d)
 	}
 }
@@ -226,10 +227,10 @@ func TestInteropLibvhdiReadsChain(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if d := describeDiff(theirs, ours); d != "" {
+				if d := disktest.Diff(theirs, ours); d != "" {
 					t.Errorf("%s: libvhdi and our cat differ: %s", name, d)
 				}
-				if d := describeDiff(ours, l.model); d != "" {
+				if d := disktest.Diff(ours, l.model); d != "" {
 					t.Errorf("%s: our cat differs from the model: %s", name, d)
 				}
 				info := infoOf(t, l.path)

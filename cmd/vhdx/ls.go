@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"time"
 
@@ -79,9 +78,9 @@ func runLs(s *session, stdout io.Writer, o lsOptions, args []string) error {
 			dir = rest[0]
 		}
 	case 2:
-		n, ok := partArg(rest[0])
-		if !ok {
-			return &exitError{2, fmt.Errorf("PART %q is not a partition number", rest[0])}
+		n, err := needPart(rest[0])
+		if err != nil {
+			return err
 		}
 		part, dir = n, rest[1]
 	}
@@ -91,7 +90,7 @@ func runLs(s *session, stdout io.Writer, o lsOptions, args []string) error {
 	}
 	w := bufio.NewWriterSize(stdout, 1<<16)
 	defer w.Flush()
-	failed := false
+	failures := &walkFailures{cmd: "ls"}
 	for _, v := range vols {
 		if !o.json && len(vols) > 1 {
 			fmt.Fprintf(w, "partition %d (%s):\n", v.part, escape(v.typ))
@@ -121,11 +120,7 @@ func runLs(s *session, stdout io.Writer, o lsOptions, args []string) error {
 		case !top.IsDir():
 			err = emit(top)
 		case o.recursive:
-			err = filesystem.Walk(context.Background(), v.fsys, dir, emit, func(p string, err error) error {
-				fmt.Fprintf(os.Stderr, "vhdx ls: %s\n", escape(err.Error()))
-				failed = true
-				return nil
-			})
+			err = filesystem.Walk(context.Background(), v.fsys, dir, emit, failures.report)
 		default:
 			var entries []filesystem.Entry
 			if entries, err = v.fsys.ReadDir(dir); err == nil {
@@ -144,10 +139,7 @@ func runLs(s *session, stdout io.Writer, o lsOptions, args []string) error {
 			return err
 		}
 	}
-	if failed {
-		return &exitError{1, nil}
-	}
-	return nil
+	return failures.status()
 }
 
 // lsLine prints an entry for people: mode, size, modification time (UTC),

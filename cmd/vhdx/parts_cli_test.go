@@ -78,23 +78,6 @@ func partsJSONOf(t *testing.T, path string) partsOut {
 	return out
 }
 
-// sfdiskParts is `sfdisk --json` on a raw disk: start and size in sectors,
-// type as sfdisk prints it.
-type sfdiskParts struct {
-	PartitionTable struct {
-		Label      string `json:"label"`
-		Device     string `json:"device"`
-		Partitions []struct {
-			Node  string `json:"node"`
-			Start int64  `json:"start"`
-			Size  int64  `json:"size"`
-			Type  string `json:"type"`
-			UUID  string `json:"uuid"`
-			Name  string `json:"name"`
-		} `json:"partitions"`
-	} `json:"partitiontable"`
-}
-
 // blkidAt probes the filesystem at offset off of a raw disk with blkid.
 func blkidAt(t *testing.T, raw string, off, length int64) map[string]string {
 	t.Helper()
@@ -115,12 +98,7 @@ var blkidTypes = map[string]string{"vfat": "fat", "swap": "swap", "ext4": "ext4"
 // table, the only partition is the whole disk).
 func checkPartsAgainstTools(t *testing.T, got partsOut, raw string, blockSize int64) {
 	t.Helper()
-	var sf sfdiskParts
-	if out, err := execOutput("sfdisk", "--json", raw); err == nil {
-		if err := json.Unmarshal([]byte(out), &sf); err != nil {
-			t.Fatalf("sfdisk --json: %v", err)
-		}
-	}
+	sf := disktest.SfdiskIfAny(t, raw)
 	pt := sf.PartitionTable
 	wantScheme := map[string]string{"dos": "mbr", "gpt": "gpt", "": "none"}[pt.Label]
 	if got.Scheme != wantScheme {
@@ -198,12 +176,7 @@ func rawHeads(t *testing.T, disk *vhdx.Disk) string {
 		}
 	}
 	copyAt(0)
-	var sf sfdiskParts
-	if out, err := execOutput("sfdisk", "--json", raw); err == nil {
-		if err := json.Unmarshal([]byte(out), &sf); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sf := disktest.SfdiskIfAny(t, raw)
 	for _, p := range sf.PartitionTable.Partitions {
 		copyAt(p.Start * 512)
 	}
@@ -305,10 +278,7 @@ func TestPartsMade(t *testing.T) {
 	mbr := disktest.Sparse(t, "mbr.img", 256*mib)
 	disktest.RunInput(t, "label: dos\nstart=2048, size=65536, type=83, bootable\nstart=67584, size=409600, type=5\nstart=477184, size=40960, type=c\nstart=518144, size=4096, type=da\nsize=65536, type=7\nsize=262144, type=83\n", "sfdisk", "-q", mbr)
 	place(t, mbr, 1*mib, fsImage(t, 32*mib, "mkfs.ext3", "-q", "-F", "-L", "boot"))
-	var tab sfdiskParts
-	if err := json.Unmarshal([]byte(disktest.Run(t, "sfdisk", "--json", mbr)), &tab); err != nil {
-		t.Fatal(err)
-	}
+	tab := disktest.Sfdisk(t, mbr)
 	parts := tab.PartitionTable.Partitions
 	if len(parts) != 6 {
 		t.Fatalf("sfdisk made %d partitions", len(parts))

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vhdx-inspector/vhdx-inspector/internal/hostile"
 	vb "github.com/vhdx-inspector/vhdx-inspector/internal/vhdxbuild"
 	"github.com/vhdx-inspector/vhdx-inspector/vhdx"
 )
@@ -101,7 +102,7 @@ func TestParentFlagWithoutLocator(t *testing.T) {
 // (creator, parent locator keys and values) are printed escaped by info,
 // check, map and in error messages.
 func TestTerminalEscapesAreShown(t *testing.T) {
-	const evil = "x\x1b]0;pwned\a\x1b[2J\nfake: line\u202e"
+	const evil = hostile.ControlText
 	im := vb.New(vb.Options{HasParent: true, Creator: "creator" + evil, ParentLocator: []vb.KeyValue{
 		{Key: "parent_linkage", Value: vb.FormatParentLinkage(vb.DefaultParentLinkage)},
 		{Key: "relative_path", Value: "parent" + evil + ".vhdx"},

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -63,25 +64,10 @@ func randomBytes(rng *rand.Rand, n int) []byte {
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x5eed)) }
 
-// describeDiff names the first byte where got and want differ, or "" if
-// they are equal.
-func describeDiff(got, want []byte) string {
-	n := min(len(got), len(want))
-	for i := 0; i < n; i++ {
-		if got[i] != want[i] {
-			return fmt.Sprintf("first difference at byte %d (%#x): got %#02x, want %#02x", i, i, got[i], want[i])
-		}
-	}
-	if len(got) != len(want) {
-		return fmt.Sprintf("got %d bytes, want %d", len(got), len(want))
-	}
-	return ""
-}
-
 // requireCat requires `cat FILE` to print exactly want.
 func requireCat(t *testing.T, path string, want []byte) {
 	t.Helper()
-	if d := describeDiff(mustSucceed(t, "cat", path), want); d != "" {
+	if d := disktest.Diff(mustSucceed(t, "cat", path), want); d != "" {
 		t.Fatalf("cat %s differs from the model: %s", filepath.Base(path), d)
 	}
 }
@@ -614,7 +600,7 @@ func TestWritePastEndChangesNothing(t *testing.T) {
 		}
 		requireOneLine(t, what, r.stderr)
 		if got := mustSucceed(t, "cat", img); !isZeros(got) {
-			t.Errorf("%s failed, yet changed the disk: %s", what, describeDiff(got, make([]byte, 5*MiB)))
+			t.Errorf("%s failed, yet changed the disk: %s", what, disktest.Diff(got, make([]byte, 5*MiB)))
 		}
 		if info := infoOf(t, img); info.blockStates["fully_present"] != 0 {
 			t.Errorf("%s failed, yet allocated %d blocks", what, info.blockStates["fully_present"])
@@ -795,7 +781,7 @@ func testChainCase(t *testing.T, ss int64) {
 				if _, err := files[e.Layer].ReadAt(b, *e.FileOffset); err != nil {
 					t.Fatalf("extent %+v: reading layer %d at %d: %v", e, e.Layer, *e.FileOffset, err)
 				}
-				if d := describeDiff(b, top.model[e.Start:e.Start+e.Length]); d != "" {
+				if d := disktest.Diff(b, top.model[e.Start:e.Start+e.Length]); d != "" {
 					t.Errorf("extent [%d, +%d) of layer %d at file offset %d: %s", e.Start, e.Length, e.Layer, *e.FileOffset, d)
 				}
 			}
@@ -863,7 +849,7 @@ func testChainCase(t *testing.T, ss int64) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := describeDiff(got, top.model); d != "" {
+		if d := disktest.Diff(got, top.model); d != "" {
 			t.Fatalf("merge to raw: %s", d)
 		}
 	})
@@ -874,7 +860,7 @@ func testChainCase(t *testing.T, ss int64) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := describeDiff(got, c.levels[1].model); d != "" {
+		if d := disktest.Diff(got, c.levels[1].model); d != "" {
 			t.Fatalf("merge of the middle level to raw: %s", d)
 		}
 	})
@@ -1050,7 +1036,7 @@ func TestConvertSparseRawRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := describeDiff(got, want); d != "" {
+	if d := disktest.Diff(got, want); d != "" {
 		t.Fatalf("raw -> vhdx -> raw: %s", d)
 	}
 	// Five 1 MiB chunks hold data; the 40 MiB file must not be filled in.
@@ -1268,7 +1254,7 @@ func TestConvertScatteredDataCopiedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := describeDiff(got, m.data); d != "" {
+	if d := disktest.Diff(got, m.data); d != "" {
 		t.Errorf("merged: %s", d)
 	}
 }

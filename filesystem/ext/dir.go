@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/inodetree"
 )
 
 // Dirent is an ext directory entry (ext4_dir_entry_2).
@@ -21,45 +22,35 @@ type Dirent struct {
 
 // dirents calls fn for each entry of directory ino, "." and ".." left out.
 func (fsys *FS) dirents(ino *Inode, fn func(d Dirent) error) error {
-	if fileType(ino.Mode) != filesystem.TypeDir {
+	if filesystem.ModeType(uint32(ino.Mode)) != filesystem.TypeDir {
 		return filesystem.ErrNotDir
 	}
 	f, err := fsys.open(ino)
 	if err != nil {
 		return err
 	}
-	count := 0
-	emit := func(d Dirent) error {
-		if d.Name == "." || d.Name == ".." {
-			return nil
-		}
-		if count++; count > filesystem.MaxDirEntries {
-			return &filesystem.FormatError{Structure: "directory", Offset: ino.Offset, Err: filesystem.ErrWorkLimit, Detail: "too many entries"}
-		}
-		return fn(d)
-	}
-	if f.inline != nil {
+	emit := inodetree.Names(ino.Offset, func(d Dirent) string { return d.Name }, fn)
+	if f.Inline != nil {
 		// Inline directory: the parent's inode number, then entries in the
 		// rest of i_block and in the system.data attribute.
-		if len(f.inline) < 4 {
+		if len(f.Inline) < 4 {
 			return nil
 		}
-		if err := fsys.parseBlock(f.inline[4:min(60, len(f.inline))], 4, false, emit); err != nil {
+		if err := fsys.parseBlock(f.Inline[4:min(60, len(f.Inline))], 4, false, emit); err != nil {
 			return err
 		}
-		if len(f.inline) > 60 {
-			return fsys.parseBlock(f.inline[60:], 60, false, emit)
+		if len(f.Inline) > 60 {
+			return fsys.parseBlock(f.Inline[60:], 60, false, emit)
 		}
 		return nil
 	}
 	htree := ino.Flags&flagIndex != 0
 	b := make([]byte, fsys.blockSize)
-	for _, r := range f.runs {
+	for _, r := range f.Runs {
 		if r.Unwritten {
 			continue
 		}
-		for i := uint64(0); i < r.Length; i++ {
-			off := int64(r.Logical+i) * fsys.blockSize
+		for off := r.FileOffset; off < r.FileOffset+r.Length; off += fsys.blockSize {
 			n, err := f.ReadAt(b, off)
 			if err != nil && err != io.EOF {
 				return err

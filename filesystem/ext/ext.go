@@ -14,6 +14,7 @@ import (
 	"io"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/filedata"
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/inodetree"
 )
 
@@ -133,16 +134,13 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 	return fsys, nil
 }
 
+// src returns the filesystem's bytes.
+func (fsys *FS) src() filedata.Source { return filedata.Source{R: fsys.r, Size: fsys.size} }
+
 // readAt reads len(p) bytes at off, failing with a *FormatError naming
 // structure when they are not all there.
 func (fsys *FS) readAt(p []byte, off int64, structure string) error {
-	if off < 0 || off > fsys.size || int64(len(p)) > fsys.size-off {
-		return filesystem.Corrupt(structure, off, "%d bytes beyond the end of the filesystem", len(p))
-	}
-	if _, err := fsys.r.ReadAt(p, off); err != nil {
-		return &filesystem.FormatError{Structure: structure, Offset: off, Err: filesystem.ErrCorrupt, Detail: err.Error()}
-	}
-	return nil
+	return fsys.src().Read(p, off, structure)
 }
 
 // block returns block n, through a small cache.

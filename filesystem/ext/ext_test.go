@@ -10,6 +10,7 @@ import (
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/fstest"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
 
 // makeTree writes a directory tree with the cases the reader must get
@@ -55,7 +56,7 @@ func makeTree(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	fstest.Run(t, "mkfifo", filepath.Join(dir, "fifo"))
+	disktest.Output(t, "mkfifo", filepath.Join(dir, "fifo"))
 	return dir
 }
 
@@ -70,7 +71,7 @@ func itoa(i int) string {
 // image makes a filesystem image of tree with mkfs (type, extra args).
 func image(t *testing.T, tree, typ string, args ...string) string {
 	img := filepath.Join(t.TempDir(), typ+".img")
-	fstest.Run(t, "mkfs."+typ, append(append([]string{"-q", "-F", "-d", tree}, args...), img, "40M")...)
+	disktest.Output(t, "mkfs."+typ, append(append([]string{"-q", "-F", "-d", tree}, args...), img, "40M")...)
 	return img
 }
 
@@ -80,7 +81,7 @@ func image(t *testing.T, tree, typ string, args ...string) string {
 // in the inode) images made by mkfs -d, and on removed names after
 // debugfs rm.
 func TestAgainstSleuthKit(t *testing.T) {
-	fstest.Require(t, "mkfs.ext4", "debugfs", "fls", "icat", "mkfifo")
+	disktest.Need(t, "mkfs.ext4", "debugfs", "fls", "icat", "mkfifo")
 	tree := makeTree(t)
 	for _, c := range []struct {
 		name, typ string
@@ -90,8 +91,8 @@ func TestAgainstSleuthKit(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			img := image(t, tree, typ, c.args...)
-			fstest.Run(t, "debugfs", "-w", "-R", "rm /a.txt", img)
-			fstest.Run(t, "debugfs", "-w", "-R", "rm /many/file-xb-1", img)
+			disktest.Output(t, "debugfs", "-w", "-R", "rm /a.txt", img)
+			disktest.Output(t, "debugfs", "-w", "-R", "rm /many/file-xb-1", img)
 			compare(t, img, typ == "ext4", c.args != nil)
 			if typ != "ext4" {
 				bornLikeDebugfs(t, img, "/dir/sub/big.bin")
@@ -103,7 +104,7 @@ func TestAgainstSleuthKit(t *testing.T) {
 // bornLikeDebugfs checks the creation time of p against debugfs, for ext2
 // and ext3, whose creation times fls does not show.
 func bornLikeDebugfs(t *testing.T, img, p string) {
-	r, size := fstest.OpenFile(t, img)
+	r, size := disktest.Open(t, img)
 	fsys, err := Open(r, size)
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +113,7 @@ func bornLikeDebugfs(t *testing.T, img, p string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := string(fstest.Run(t, "debugfs", "-R", "stat "+p, img))
+	out := string(disktest.Output(t, "debugfs", "-R", "stat "+p, img))
 	_, rest, ok := strings.Cut(out, "crtime: 0x")
 	if !ok || e.Born == nil {
 		t.Fatalf("%s: born %v; debugfs: %s", p, e.Born, out)
@@ -133,7 +134,7 @@ func bornLikeDebugfs(t *testing.T, img, p string) {
 // compare checks every entry against fls; crtime is compared only when fls
 // shows it (withBorn). With inline data, small files have no extents.
 func compare(t *testing.T, img string, withBorn, inline bool) {
-	r, size := fstest.OpenFile(t, img)
+	r, size := disktest.Open(t, img)
 	fsys, err := Open(r, size)
 	if err != nil {
 		t.Fatal(err)

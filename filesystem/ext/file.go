@@ -3,112 +3,35 @@ package ext
 import (
 	"encoding/binary"
 	"io"
-	"sort"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/filedata"
 )
 
-// file reads a file's data through its block runs, or from its inline data.
-type file struct {
-	fsys   *FS
-	size   int64
-	runs   []run
-	inline []byte // data held in the inode (inline data, fast symbolic link)
-}
-
-func (fsys *FS) open(ino *Inode) (*file, error) {
-	f := &file{fsys: fsys, size: ino.Size}
+// open returns ino's data: its block runs, or its inline data.
+func (fsys *FS) open(ino *Inode) (*filedata.File, error) {
+	f := &filedata.File{Src: fsys.src(), FileSize: ino.Size, Valid: ino.Size}
 	switch {
 	case ino.Flags&flagInlineData != 0:
 		d, err := inlineData(ino)
 		if err != nil {
 			return nil, err
 		}
-		f.inline = d
-	case fileType(ino.Mode) == filesystem.TypeSymlink && ino.Size < 60 && ino.Flags&flagExtents == 0:
-		f.inline = ino.Block[:ino.Size]
+		f.Inline = d
+	case filesystem.ModeType(uint32(ino.Mode)) == filesystem.TypeSymlink && ino.Size < 60 && ino.Flags&flagExtents == 0:
+		f.Inline = ino.Block[:ino.Size]
 	default:
 		r, err := fsys.runs(ino)
 		if err != nil {
 			return nil, err
 		}
-		f.runs = r
+		bs := fsys.blockSize
+		f.Runs = make([]filedata.Run, len(r))
+		for i, r := range r {
+			f.Runs[i] = filedata.Run{FileOffset: int64(r.Logical) * bs, Offset: int64(r.Physical) * bs, Length: int64(r.Length) * bs, Unwritten: r.Unwritten}
+		}
 	}
 	return f, nil
-}
-
-func (f *file) Size() int64 { return f.size }
-
-func (f *file) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, filesystem.Corrupt("file", off, "negative offset")
-	}
-	if off >= f.size {
-		return 0, io.EOF
-	}
-	want := len(p)
-	if int64(want) > f.size-off {
-		p = p[:f.size-off]
-	}
-	if f.runs == nil {
-		clear(p)
-		if off < int64(len(f.inline)) {
-			copy(p, f.inline[off:])
-		}
-	} else if err := f.readRuns(p, off); err != nil {
-		return 0, err
-	}
-	if len(p) < want {
-		return len(p), io.EOF
-	}
-	return len(p), nil
-}
-
-// readRuns fills p from offset off, zeros where no written run lies.
-func (f *file) readRuns(p []byte, off int64) error {
-	bs := f.fsys.blockSize
-	for len(p) > 0 {
-		lb := uint64(off / bs)
-		i := sort.Search(len(f.runs), func(i int) bool { return f.runs[i].Logical+f.runs[i].Length > lb })
-		var n int64
-		if i == len(f.runs) || f.runs[i].Logical > lb {
-			// A hole up to the next run.
-			end := f.size
-			if i < len(f.runs) {
-				end = int64(f.runs[i].Logical) * bs
-			}
-			n = min(int64(len(p)), end-off)
-			clear(p[:n])
-		} else {
-			r := f.runs[i]
-			end := int64(r.Logical+r.Length) * bs
-			n = min(int64(len(p)), end-off)
-			if r.Unwritten {
-				clear(p[:n])
-			} else {
-				phys := int64(r.Physical)*bs + off - int64(r.Logical)*bs
-				if err := f.fsys.readAt(p[:n], phys, "file data"); err != nil {
-					return err
-				}
-			}
-		}
-		p, off = p[n:], off+n
-	}
-	return nil
-}
-
-// Extents returns the file's written runs as filesystem byte ranges.
-func (f *file) Extents() []filesystem.Extent {
-	bs := f.fsys.blockSize
-	var out []filesystem.Extent
-	for _, r := range f.runs {
-		if r.Unwritten {
-			continue
-		}
-		fo := int64(r.Logical) * bs
-		out = append(out, filesystem.Extent{FileOffset: fo, Offset: int64(r.Physical) * bs, Length: min(int64(r.Length)*bs, f.size-fo)})
-	}
-	return out
 }
 
 // readAll returns up to limit bytes of ino's data.

@@ -1,10 +1,12 @@
 package ext
 
 import (
-	"bytes"
+	"io"
 	"testing"
 
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/fstest"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
 
 // FuzzExt damages small ext2 and ext4 images made by mkfs -d (a nested
@@ -12,7 +14,7 @@ import (
 // (fstest.Damage) and browses them whole. The first byte of an input picks
 // the image; the inputs that once failed are kept as edit lists.
 func FuzzExt(f *testing.F) {
-	fstest.Require(f, "mkfs.ext4", "mkdir", "ln", "cp")
+	disktest.Need(f, "mkfs.ext4", "mkdir", "ln", "cp")
 	var bases [][]byte
 	for _, typ := range []string{"ext2", "ext4"} {
 		bases = append(bases, fstest.MakeSeed(f, 128<<10,
@@ -24,16 +26,5 @@ func FuzzExt(f *testing.F) {
 	f.Add([]byte{0})
 	f.Add([]byte{1})
 	f.Add([]byte{1, 0, 0x08, 0x18, 0x05}) // log block size
-	fstest.AddCorpus(f, "../..", "FuzzExt")
-	f.Fuzz(func(t *testing.T, in []byte) {
-		if len(in) == 0 {
-			return
-		}
-		b := fstest.Damage(bases[int(in[0])%len(bases)], in[1:])
-		fsys, err := Open(bytes.NewReader(b), int64(len(b)))
-		if err != nil {
-			return
-		}
-		fstest.Exercise(fsys)
-	})
+	fstest.Fuzz(f, "../..", bases, func(r io.ReaderAt, size int64) (filesystem.FS, error) { return Open(r, size) })
 }

@@ -17,7 +17,9 @@ func (v volume) Inode(n uint64) (*Inode, error) {
 	return v.fsys.inode(uint32(n))
 }
 
-func (v volume) IsDir(ino *Inode) bool { return fileType(ino.Mode) == filesystem.TypeDir }
+func (v volume) IsDir(ino *Inode) bool {
+	return filesystem.ModeType(uint32(ino.Mode)) == filesystem.TypeDir
+}
 
 func (v volume) Dirents(ino *Inode, fn func(inodetree.Dirent) error) error {
 	return v.fsys.dirents(ino, func(d Dirent) error {

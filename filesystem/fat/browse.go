@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/filedata"
 )
 
 // entries parses directory n at path dir.
@@ -60,10 +61,10 @@ func (fsys *FS) Extents(p string) ([]filesystem.Extent, error) {
 	if err != nil {
 		return nil, &filesystem.PathError{Op: "extents", Path: p, Err: err}
 	}
-	return f.extents(), nil
+	return f.Extents(), nil
 }
 
-func (fsys *FS) openPath(p string) (*file, error) {
+func (fsys *FS) openPath(p string) (*filedata.File, error) {
 	n, err := fsys.find(p)
 	if err != nil {
 		return nil, err

@@ -9,7 +9,7 @@ import (
 	"unicode"
 	"unicode/utf16"
 
-	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/fstest"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
 
 // exfatBuilder adds files and directories to an image made by mkfs.exfat:
@@ -140,12 +140,12 @@ func (b *exfatBuilder) add(dir *dirCursor, name string, data []byte, attrs uint1
 // files, a directory, a long Unicode name, a deleted file, timestamps
 // with 10 ms parts and UTC offsets) and compares it with fls and icat.
 func TestExFATAgainstSleuthKit(t *testing.T) {
-	fstest.Require(t, "mkfs.exfat", "fsck.exfat", "fls", "icat")
+	disktest.Need(t, "mkfs.exfat", "fsck.exfat", "fls", "icat")
 	img := filepath.Join(t.TempDir(), "exfat.img")
 	if err := os.WriteFile(img, make([]byte, 8<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fstest.Run(t, "mkfs.exfat", "-L", "TESTVOL", img)
+	disktest.Output(t, "mkfs.exfat", "-L", "TESTVOL", img)
 	raw, err := os.ReadFile(img)
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func TestExFATAgainstSleuthKit(t *testing.T) {
 	if err := os.WriteFile(img, b.img, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fstest.Run(t, "fsck.exfat", "-n", img)
+	disktest.Output(t, "fsck.exfat", "-n", img)
 	fsys := compare(t, img, 1, map[string]int64{"/chained.bin": 8 * 15 * 60, "/Sub Dir": -4 * 15 * 60})
 	if fsys.Volume().Kind != ExFAT {
 		t.Errorf("kind %s", fsys.Volume().Kind)

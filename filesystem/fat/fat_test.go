@@ -8,6 +8,7 @@ import (
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/fstest"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
 
 // makeFAT formats a FAT image with mkfs.fat (args choose the variant) and
@@ -17,7 +18,7 @@ import (
 func makeFAT(t *testing.T, kib string, args ...string) string {
 	dir := t.TempDir()
 	img := filepath.Join(dir, "fat.img")
-	fstest.Run(t, "mkfs.fat", append(append([]string{"-C"}, args...), img, kib)...)
+	disktest.Output(t, "mkfs.fat", append(append([]string{"-C"}, args...), img, kib)...)
 	src := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, data, 0o644); err != nil {
@@ -30,7 +31,7 @@ func makeFAT(t *testing.T, kib string, args ...string) string {
 		big[i] = byte(i*31 + i>>8)
 	}
 	mtools := func(cmd string, args ...string) {
-		fstest.Run(t, cmd, append([]string{"-i", img}, args...)...)
+		disktest.Output(t, cmd, append([]string{"-i", img}, args...)...)
 	}
 	mtools("mcopy", src("a", []byte("hello\n")), "::/HELLO.TXT")
 	mtools("mcopy", src("b", []byte("lower\n")), "::/lower.txt")
@@ -50,7 +51,7 @@ func makeFAT(t *testing.T, kib string, args ...string) string {
 // TestFATAgainstSleuthKit compares FAT12, FAT16, FAT32 and FAT16 with
 // 4096-byte sectors with fls and icat.
 func TestFATAgainstSleuthKit(t *testing.T) {
-	fstest.Require(t, "mkfs.fat", "mcopy", "mmd", "mdel", "mattrib", "fls", "icat")
+	disktest.Need(t, "mkfs.fat", "mcopy", "mmd", "mdel", "mattrib", "fls", "icat")
 	for _, c := range []struct {
 		name, kib string
 		args      []string
@@ -77,7 +78,7 @@ func TestFATAgainstSleuthKit(t *testing.T) {
 // entries fls must show. fls ignores exFAT's UTC offsets and shows local
 // times; utc gives, by path, the offset in seconds to take from its times.
 func compare(t *testing.T, img string, wantDeleted int, utc map[string]int64) *FS {
-	r, size := fstest.OpenFile(t, img)
+	r, size := disktest.Open(t, img)
 	fsys, err := Open(r, size)
 	if err != nil {
 		t.Fatal(err)

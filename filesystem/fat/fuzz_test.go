@@ -1,10 +1,12 @@
 package fat
 
 import (
-	"bytes"
+	"io"
 	"testing"
 
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/fstest"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
 
 // FuzzFAT damages small FAT12 (mkfs.fat and mtools: a directory, a long
@@ -13,7 +15,7 @@ import (
 // The first byte of an input picks the image; the inputs that once failed
 // are kept as edit lists.
 func FuzzFAT(f *testing.F) {
-	fstest.Require(f, "mkfs.fat", "mcopy", "mmd", "mdel", "mkfs.exfat")
+	disktest.Need(f, "mkfs.fat", "mcopy", "mmd", "mdel", "mkfs.exfat")
 	bases := [][]byte{
 		fstest.MakeSeed(f, 64<<10,
 			[]string{"mkfs.fat", "{dir}/img"},
@@ -26,16 +28,5 @@ func FuzzFAT(f *testing.F) {
 	f.Add([]byte{0})
 	f.Add([]byte{1})
 	f.Add([]byte{0, 0, 0, 0x0D, 0x00}) // sectors per cluster
-	fstest.AddCorpus(f, "../..", "FuzzFAT")
-	f.Fuzz(func(t *testing.T, in []byte) {
-		if len(in) == 0 {
-			return
-		}
-		b := fstest.Damage(bases[int(in[0])%len(bases)], in[1:])
-		fsys, err := Open(bytes.NewReader(b), int64(len(b)))
-		if err != nil {
-			return
-		}
-		fstest.Exercise(fsys)
-	})
+	fstest.Fuzz(f, "../..", bases, func(r io.ReaderAt, size int64) (filesystem.FS, error) { return Open(r, size) })
 }

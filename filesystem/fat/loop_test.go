@@ -9,13 +9,13 @@ import (
 	"testing"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
-	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/fstest"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
 
 // TestChainLoop points the FAT entry of a directory's cluster at itself:
 // listing it must end with ErrWorkLimit, and a walk must go on past it.
 func TestChainLoop(t *testing.T) {
-	fstest.Require(t, "mkfs.fat", "mcopy", "mmd", "mdel", "mattrib")
+	disktest.Need(t, "mkfs.fat", "mcopy", "mmd", "mdel", "mattrib")
 	img := makeFAT(t, "16384", "-F", "16")
 	raw, err := os.ReadFile(img)
 	if err != nil {

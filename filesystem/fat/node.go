@@ -1,12 +1,11 @@
 package fat
 
 import (
-	"io"
-	"sort"
 	"strconv"
 	"time"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/filedata"
 )
 
 // node is a directory entry with where its data lies.
@@ -49,72 +48,21 @@ func (fsys *FS) runs(n *node, size int64) ([]run, error) {
 	return fsys.chain(n.first, need)
 }
 
-// file reads data held in clusters.
-type file struct {
-	fsys   *FS
-	runs   []run
-	starts []int64 // byte offset in the file of each run
-	size   int64
-	valid  int64
-}
-
-func (fsys *FS) open(n *node) (*file, error) {
+// open returns n's data, held in clusters.
+func (fsys *FS) open(n *node) (*filedata.File, error) {
 	runs, err := fsys.runs(n, n.entry.Size)
 	if err != nil {
 		return nil, err
 	}
-	f := &file{fsys: fsys, runs: runs, size: n.entry.Size, valid: n.valid}
+	f := &filedata.File{Src: fsys.src(), FileSize: n.entry.Size, Valid: n.valid, Runs: make([]filedata.Run, len(runs))}
+	cs := fsys.vol.ClusterSize()
 	pos := int64(0)
-	for _, r := range runs {
-		f.starts = append(f.starts, pos)
-		pos += int64(r.count) * fsys.vol.ClusterSize()
+	for i, r := range runs {
+		f.Runs[i] = filedata.Run{FileOffset: pos, Offset: fsys.clusterOffset(r.first), Length: int64(r.count) * cs}
+		pos += int64(r.count) * cs
 	}
-	if pos < min(f.valid, f.size) {
-		return nil, filesystem.Corrupt("FAT", fsys.vol.FATOffset, "cluster chain of %q holds %d of %d bytes", n.entry.Path, pos, f.size)
+	if pos < min(f.Valid, f.FileSize) {
+		return nil, filesystem.Corrupt("FAT", fsys.vol.FATOffset, "cluster chain of %q holds %d of %d bytes", n.entry.Path, pos, f.FileSize)
 	}
 	return f, nil
-}
-
-func (f *file) Size() int64 { return f.size }
-
-func (f *file) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, filesystem.Corrupt("file", off, "negative offset")
-	}
-	if off >= f.size {
-		return 0, io.EOF
-	}
-	want := len(p)
-	p = p[:min(int64(want), f.size-off)]
-	for done := 0; done < len(p); {
-		pos := off + int64(done)
-		if pos >= f.valid {
-			clear(p[done:])
-			break
-		}
-		i := sort.Search(len(f.starts), func(i int) bool { return f.starts[i] > pos }) - 1
-		r := f.runs[i]
-		in := pos - f.starts[i]
-		n := min(int64(len(p)-done), int64(r.count)*f.fsys.vol.ClusterSize()-in, f.valid-pos)
-		if err := f.fsys.readAt(p[done:done+int(n)], f.fsys.clusterOffset(r.first)+in, "file data"); err != nil {
-			return done, err
-		}
-		done += int(n)
-	}
-	if len(p) < want {
-		return len(p), io.EOF
-	}
-	return len(p), nil
-}
-
-// extents returns the file's clusters as byte ranges of the filesystem.
-func (f *file) extents() []filesystem.Extent {
-	var out []filesystem.Extent
-	for i, r := range f.runs {
-		if f.starts[i] >= f.size {
-			break
-		}
-		out = append(out, filesystem.Extent{FileOffset: f.starts[i], Offset: f.fsys.clusterOffset(r.first), Length: min(int64(r.count)*f.fsys.vol.ClusterSize(), f.size-f.starts[i])})
-	}
-	return out
 }

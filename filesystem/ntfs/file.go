@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/filedata"
 	"www.velocidex.com/golang/go-ntfs/parser"
 )
 
@@ -27,22 +28,17 @@ func (f *file) Size() int64 { return f.size }
 // ReadAt reads the stream; bytes the library does not return (beyond the
 // initialized length) read as zeros.
 func (f *file) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, filesystem.Corrupt("file", off, "negative offset")
-	}
-	if off >= f.size {
-		return 0, io.EOF
-	}
-	want := len(p)
-	p = p[:min(int64(want), f.size-off)]
+	return filedata.ReadAt(p, off, f.size, f.fill)
+}
+
+// fill reads p at off, within the stream, with zeros after what the
+// library returns.
+func (f *file) fill(p []byte, off int64) (int, error) {
 	n, err := f.r.ReadAt(p, off)
 	if err != nil && err != io.EOF {
 		return n, err
 	}
 	clear(p[n:])
-	if len(p) < want {
-		return len(p), io.EOF
-	}
 	return len(p), nil
 }
 
@@ -110,22 +106,19 @@ func (fsys *FS) Extents(p string) ([]filesystem.Extent, error) {
 	out, err := filesystem.Guard(library, func() ([]filesystem.Extent, error) {
 		sort.Slice(attrs, func(i, j int) bool { return attrs[i].Runlist_vcn_start() < attrs[j].Runlist_vcn_start() })
 		cs := fsys.ctx.ClusterSize
-		var out []filesystem.Extent
+		var runs []filedata.Run
 		for _, a := range attrs {
 			if a.IsResident() {
 				continue
 			}
 			vcn := int64(a.Runlist_vcn_start())
 			for _, r := range a.RunList() {
-				fo := vcn * cs
+				// A sparse run has no clusters: it reads as zeros.
+				runs = append(runs, filedata.Run{FileOffset: vcn * cs, Offset: r.Offset * cs, Length: r.Length * cs, Unwritten: r.RelativeUrnOffset == 0})
 				vcn += r.Length
-				if r.RelativeUrnOffset == 0 || fo >= f.size {
-					continue // sparse
-				}
-				out = append(out, filesystem.Extent{FileOffset: fo, Offset: r.Offset * cs, Length: min(r.Length*cs, f.size-fo)})
 			}
 		}
-		return out, nil
+		return filedata.Extents(runs, f.size), nil
 	})
 	if err != nil {
 		return nil, &filesystem.PathError{Op: "extents", Path: p, Err: err}

@@ -1,10 +1,12 @@
 package ntfs
 
 import (
-	"bytes"
+	"io"
 	"testing"
 
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/fstest"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
 
 // FuzzNTFS damages a small NTFS image made by mkntfs and ntfscp (a
@@ -13,7 +15,7 @@ import (
 // back as an error. The inputs that once failed are edit lists over the
 // same image (its layout is fixed by mkntfs's arguments).
 func FuzzNTFS(f *testing.F) {
-	fstest.Require(f, "mkntfs", "ntfscp", "cp")
+	disktest.Need(f, "mkntfs", "ntfscp", "cp")
 	base := fstest.MakeSeed(f, 1536<<10,
 		[]string{"mkntfs", "-q", "-F", "-Q", "-c", "512", "{dir}/img"},
 		[]string{"ntfscp", "-q", "{dir}/img", "/etc/hostname", "a.txt"},
@@ -21,13 +23,5 @@ func FuzzNTFS(f *testing.F) {
 		[]string{"ntfscp", "-q", "{dir}/img", "/etc/services", "nonresident.bin"})
 	f.Add([]byte{})
 	f.Add([]byte{0, 0, 0x0B, 0x00}) // bytes per sector
-	fstest.AddCorpus(f, "../..", "FuzzNTFS")
-	f.Fuzz(func(t *testing.T, edits []byte) {
-		b := fstest.Damage(base, edits)
-		fsys, err := Open(bytes.NewReader(b), int64(len(b)))
-		if err != nil {
-			return
-		}
-		fstest.Exercise(fsys)
-	})
+	fstest.Fuzz(f, "../..", [][]byte{base}, func(r io.ReaderAt, size int64) (filesystem.FS, error) { return Open(r, size) })
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/fstest"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
 
 // makeImage builds an NTFS image with mkntfs and ntfscp (files, a Unicode
@@ -43,12 +44,12 @@ func makeImage(t *testing.T) string {
 	if err := os.Truncate(before, 24<<20); err != nil {
 		t.Fatal(err)
 	}
-	fstest.Run(t, "mkntfs", "-q", "-F", "-Q", before)
-	fstest.Run(t, "ntfscp", "-q", before, src("keep", []byte("keep me\n")), "keep.txt")
-	fstest.Run(t, "ntfscp", "-q", before, src("uni", []byte("ünïcødé")), "ünï cødé.txt")
-	fstest.Run(t, "ntfscp", "-q", before, src("big", big), "big.bin")
-	fstest.Run(t, "ntfscp", "-q", before, src("empty", nil), "empty.txt")
-	fstest.Run(t, "ntfscp", "-q", "-N", "ads1", before, src("ads", bytes.Repeat([]byte("stream "), 300)), "keep.txt")
+	disktest.Output(t, "mkntfs", "-q", "-F", "-Q", before)
+	disktest.Output(t, "ntfscp", "-q", before, src("keep", []byte("keep me\n")), "keep.txt")
+	disktest.Output(t, "ntfscp", "-q", before, src("uni", []byte("ünïcødé")), "ünï cødé.txt")
+	disktest.Output(t, "ntfscp", "-q", before, src("big", big), "big.bin")
+	disktest.Output(t, "ntfscp", "-q", before, src("empty", nil), "empty.txt")
+	disktest.Output(t, "ntfscp", "-q", "-N", "ads1", before, src("ads", bytes.Repeat([]byte("stream "), 300)), "keep.txt")
 	raw, err := os.ReadFile(before)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +57,7 @@ func makeImage(t *testing.T) string {
 	if err := os.WriteFile(img, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fstest.Run(t, "ntfscp", "-q", img, src("gone", []byte("gone but here\n")), "gone.txt")
+	disktest.Output(t, "ntfscp", "-q", img, src("gone", []byte("gone but here\n")), "gone.txt")
 
 	var record int64 = -1
 	for _, b := range fstest.Fls(t, img) {
@@ -64,7 +65,7 @@ func makeImage(t *testing.T) string {
 			record, _ = strconv.ParseInt(strings.Split(b.Inode, "-")[0], 10, 64)
 		}
 	}
-	clusters := regexp.MustCompile(`(?s)\$INDEX_ALLOCATION \(160-\d+\)[^\n]*\n([\d ]+)`).FindStringSubmatch(string(fstest.Run(t, "istat", before, "5")))
+	clusters := regexp.MustCompile(`(?s)\$INDEX_ALLOCATION \(160-\d+\)[^\n]*\n([\d ]+)`).FindStringSubmatch(string(disktest.Output(t, "istat", before, "5")))
 	if record < 0 || clusters == nil {
 		t.Fatal("gone.txt's record or the root index clusters not found")
 	}
@@ -90,9 +91,9 @@ func makeImage(t *testing.T) string {
 // streams and contents (icat) with The Sleuth Kit, and checks that the
 // extents of every file hold its bytes.
 func TestAgainstSleuthKit(t *testing.T) {
-	fstest.Require(t, "mkntfs", "ntfscp", "fls", "icat", "istat")
+	disktest.Need(t, "mkntfs", "ntfscp", "fls", "icat", "istat")
 	img := makeImage(t)
-	r, size := fstest.OpenFile(t, img)
+	r, size := disktest.Open(t, img)
 	fsys, err := Open(r, size)
 	if err != nil {
 		t.Fatal(err)

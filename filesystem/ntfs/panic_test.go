@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
-	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/fstest"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
 
 // panicAfter is a disk that panics on reads beyond an offset, standing in
@@ -25,9 +25,9 @@ func (p panicAfter) ReadAt(b []byte, off int64) (int, error) {
 }
 
 func TestLibraryPanicIsAnError(t *testing.T) {
-	fstest.Require(t, "mkntfs", "ntfscp", "fls", "icat", "istat")
+	disktest.Need(t, "mkntfs", "ntfscp", "fls", "icat", "istat")
 	img := makeImage(t)
-	f, size := fstest.OpenFile(t, img)
+	f, size := disktest.Open(t, img)
 	// Panics while the boot sector and $MFT are read.
 	if _, err := Open(panicAfter{f, 512}, size); !errors.Is(err, filesystem.ErrLibraryPanic) {
 		t.Fatalf("Open over a panicking read: %v", err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/fstest"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
 
 // TestBtreeBlockMap rewrites the block map of /big.bin (one extent, as
@@ -16,11 +17,11 @@ import (
 // mounting. The bytes read, directly and at the extents, must still be the
 // source's, on v5 (BMA3 blocks) and v4 (BMAP blocks).
 func TestBtreeBlockMap(t *testing.T) {
-	fstest.Require(t, "mkfs.xfs")
+	disktest.Need(t, "mkfs.xfs")
 	for _, crc := range []string{"1", "0"} {
 		t.Run("crc="+crc, func(t *testing.T) {
 			img, src := makeImage(t, crc)
-			r, size := fstest.OpenFile(t, img)
+			r, size := disktest.Open(t, img)
 			fsys, err := Open(r, size)
 			if err != nil {
 				t.Fatal(err)

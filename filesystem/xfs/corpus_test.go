@@ -11,6 +11,7 @@ import (
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/fstest"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 	"github.com/vhdx-inspector/vhdx-inspector/partition"
 	"github.com/vhdx-inspector/vhdx-inspector/vdisk"
 )
@@ -19,7 +20,7 @@ import (
 // (made by Windows and Linux, from DiscUtils' test data) and compares its
 // listings and a sample of inodes with xfs_db reading the partition.
 func TestCorpusXFS(t *testing.T) {
-	fstest.Require(t, "xfs_db")
+	disktest.Need(t, "xfs_db")
 	gz := filepath.Join("..", "..", "..", "shared", "corpus", "xfs5.vhdx.gz")
 	if _, err := os.Stat(gz); err != nil {
 		t.Skipf("corpus image %s not found: %v", gz, err)
@@ -27,7 +28,7 @@ func TestCorpusXFS(t *testing.T) {
 	dir := t.TempDir()
 	img := filepath.Join(dir, "xfs5.vhdx")
 	unpack(t, gz, img)
-	f, size := fstest.OpenFile(t, img)
+	f, size := disktest.Open(t, img)
 	vi, err := vdisk.Open(f, size, img, vdisk.Options{})
 	if err != nil {
 		t.Fatal(err)

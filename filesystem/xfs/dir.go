@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/inodetree"
 )
 
 // leafOffset is where a directory's leaf and free-index blocks start in
@@ -19,19 +20,10 @@ type Dirent struct {
 
 // dirents calls fn for each entry of directory ino, "." and ".." left out.
 func (fsys *FS) dirents(ino *Inode, fn func(Dirent) error) error {
-	if fileType(ino.Mode) != filesystem.TypeDir {
+	if filesystem.ModeType(uint32(ino.Mode)) != filesystem.TypeDir {
 		return filesystem.ErrNotDir
 	}
-	count := 0
-	emit := func(d Dirent) error {
-		if d.Name == "." || d.Name == ".." {
-			return nil
-		}
-		if count++; count > filesystem.MaxDirEntries {
-			return &filesystem.FormatError{Structure: "directory", Offset: ino.Offset, Err: filesystem.ErrWorkLimit, Detail: "too many entries"}
-		}
-		return fn(d)
-	}
+	emit := inodetree.Names(ino.Offset, func(d Dirent) string { return d.Name }, fn)
 	if ino.Format == formatLocal {
 		return fsys.shortForm(ino, emit)
 	}
@@ -41,9 +33,9 @@ func (fsys *FS) dirents(ino *Inode, fn func(Dirent) error) error {
 	}
 	db := fsys.sb.DirBlkBytes
 	b := make([]byte, db)
-	for _, e := range f.exts {
-		start := int64(e.StartOff) << fsys.sb.BlockLog
-		end := min(int64(e.StartOff+e.Count)<<fsys.sb.BlockLog, leafOffset, f.size)
+	for _, r := range f.Runs {
+		start := r.FileOffset
+		end := min(r.FileOffset+r.Length, leafOffset, f.FileSize)
 		for off := start - start%db; off < end; off += db {
 			if off < start {
 				continue

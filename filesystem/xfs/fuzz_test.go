@@ -1,11 +1,13 @@
 package xfs
 
 import (
-	"bytes"
+	"io"
 	"os"
 	"testing"
 
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/fstest"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
 
 // FuzzXFS damages a small v5 XFS image (mkfs.xfs with a protofile: a
@@ -13,7 +15,7 @@ import (
 // (fstest.Damage) and browses it whole. The inputs that once failed are
 // kept as edit lists.
 func FuzzXFS(f *testing.F) {
-	fstest.Require(f, "mkfs.xfs", "cp")
+	disktest.Need(f, "mkfs.xfs", "cp")
 	dir := f.TempDir()
 	proto := dir + "/proto"
 	if err := os.WriteFile(proto, []byte("/dev/null\n0 0\nd--755 0 0\nf ---644 0 0 /etc/hostname\nd d--755 0 0\n g ---644 0 0 /etc/hostname\n$\nl l--777 0 0 f\n$\n"), 0o644); err != nil {
@@ -27,13 +29,5 @@ func FuzzXFS(f *testing.F) {
 	base := fstest.MakeSeed(f, 16<<20, []string{"mkfs.xfs", "-q", "-p", proto, "{dir}/img"})
 	f.Add([]byte{})
 	f.Add([]byte{0, 0, 0x07, 0x00}) // block size
-	fstest.AddCorpus(f, "../..", "FuzzXFS")
-	f.Fuzz(func(t *testing.T, edits []byte) {
-		b := fstest.Damage(base, edits)
-		fsys, err := Open(bytes.NewReader(b), int64(len(b)))
-		if err != nil {
-			return
-		}
-		fstest.Exercise(fsys)
-	})
+	fstest.Fuzz(f, "../..", [][]byte{base}, func(r io.ReaderAt, size int64) (filesystem.FS, error) { return Open(r, size) })
 }

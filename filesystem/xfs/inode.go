@@ -99,31 +99,12 @@ func stamp(b []byte, bigtime bool) *time.Time {
 	return &t
 }
 
-// fileType maps the type bits of di_mode to an entry type.
-func fileType(mode uint16) filesystem.EntryType {
-	switch mode & 0xF000 {
-	case 0x8000:
-		return filesystem.TypeFile
-	case 0x4000:
-		return filesystem.TypeDir
-	case 0xA000:
-		return filesystem.TypeSymlink
-	case 0x2000, 0x6000:
-		return filesystem.TypeDevice
-	case 0x1000:
-		return filesystem.TypeFIFO
-	case 0xC000:
-		return filesystem.TypeSocket
-	}
-	return filesystem.TypeOther
-}
-
 // entry describes inode ino under name at path p.
 func (fsys *FS) entry(ino *Inode, name, p string) filesystem.Entry {
 	e := filesystem.Entry{
 		Name:     name,
 		Path:     p,
-		Type:     fileType(ino.Mode),
+		Type:     filesystem.ModeType(uint32(ino.Mode)),
 		Size:     ino.Size,
 		Modified: ino.Mtime,
 		Accessed: ino.Atime,

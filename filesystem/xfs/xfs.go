@@ -13,6 +13,7 @@ import (
 	"io"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
+	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/filedata"
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/inodetree"
 )
 
@@ -126,13 +127,10 @@ func (fsys *FS) fsbOffset(fsb uint64) (int64, bool) {
 	return int64(ag*uint64(fsys.sb.AGBlocks)+agb) << fsys.sb.BlockLog, true
 }
 
+// src returns the filesystem's bytes.
+func (fsys *FS) src() filedata.Source { return filedata.Source{R: fsys.r, Size: fsys.size} }
+
 // readAt reads len(p) bytes at off, or fails naming structure.
 func (fsys *FS) readAt(p []byte, off int64, structure string) error {
-	if off < 0 || off > fsys.size || int64(len(p)) > fsys.size-off {
-		return filesystem.Corrupt(structure, off, "%d bytes beyond the end of the filesystem", len(p))
-	}
-	if _, err := fsys.r.ReadAt(p, off); err != nil {
-		return &filesystem.FormatError{Structure: structure, Offset: off, Err: filesystem.ErrCorrupt, Detail: err.Error()}
-	}
-	return nil
+	return fsys.src().Read(p, off, structure)
 }

@@ -3,6 +3,7 @@ package xfs
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem/internal/fstest"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
 
 // source is what the protofile puts in the filesystem: files by path with
@@ -80,9 +82,9 @@ func makeImage(t *testing.T, crc string) (string, source) {
 	}
 	// mkfs.xfs makes filesystems under 300 MiB only for the kernel's test
 	// suites, which these variables name.
-	cmd := fstest.Command("mkfs.xfs", "-q", "-m", "crc="+crc, "-p", pf, img)
+	cmd := exec.Command("mkfs.xfs", "-q", "-m", "crc="+crc, "-p", pf, img)
 	cmd.Env = append(os.Environ(), "TEST_DIR=1", "TEST_DEV=1", "QA_CHECK_FS=1")
-	fstest.Output(t, cmd)
+	disktest.Cmd(t, cmd)
 	return img, src
 }
 
@@ -91,12 +93,12 @@ func makeImage(t *testing.T, crc string) (string, source) {
 // and contents and link targets with what the protofile put in, on v5
 // and v4 filesystems.
 func TestAgainstXFSDB(t *testing.T) {
-	fstest.Require(t, "mkfs.xfs", "xfs_db")
+	disktest.Need(t, "mkfs.xfs", "xfs_db")
 	for _, crc := range []string{"1", "0"} {
 		t.Run("crc="+crc, func(t *testing.T) {
 			t.Parallel()
 			img, src := makeImage(t, crc)
-			r, size := fstest.OpenFile(t, img)
+			r, size := disktest.Open(t, img)
 			fsys, err := Open(r, size)
 			if err != nil {
 				t.Fatal(err)
@@ -140,7 +142,7 @@ var lsLine = regexp.MustCompile(`^\s*\d+\s+(\d+)\s+(\S+)\s+0x[0-9a-f]+\s+\d+\s+(
 // dbListing checks directory p and, recursively, its subdirectories
 // against xfs_db's ls.
 func dbListing(t *testing.T, img, p string, got map[string]filesystem.Entry) {
-	out := fstest.Run(t, "xfs_db", "-r", "-c", "path "+p, "-c", "ls", img)
+	out := disktest.Output(t, "xfs_db", "-r", "-c", "path "+p, "-c", "ls", img)
 	n := 0
 	for _, l := range strings.Split(string(out), "\n") {
 		m := lsLine.FindStringSubmatch(l)
@@ -181,10 +183,10 @@ func dbInodes(t *testing.T, img string, got map[string]filesystem.Entry, v5 bool
 		args = append(args, "-c", "inode "+e.ID, "-c", "print "+fields)
 		order = append(order, e)
 	}
-	cmd := fstest.Command("xfs_db", append(args, img)...)
+	cmd := exec.Command("xfs_db", append(args, img)...)
 	cmd.Env = append(os.Environ(), "TZ=UTC")
 	vals := map[string][]string{}
-	for _, l := range strings.Split(string(fstest.Output(t, cmd)), "\n") {
+	for _, l := range strings.Split(string(disktest.Cmd(t, cmd)), "\n") {
 		if k, v, ok := strings.Cut(l, " = "); ok {
 			vals[k] = append(vals[k], v)
 		}

@@ -1,47 +1,21 @@
 // Package fstest helps the filesystem adapters' tests compare what they
-// read with The Sleuth Kit (fls, icat) and build images with Debian's
-// filesystem tools.
+// read with The Sleuth Kit (fls, icat) and fuzz them over damaged images
+// (running tools and opening images is internal/disktest's).
 package fstest
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
-
-// Require fails the test unless every tool is on PATH (build/setup.sh
-// installs them).
-func Require(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not installed: run build/setup.sh", tool)
-		}
-	}
-}
-
-// Run runs a command and fails the test with its output on error.
-func Run(t testing.TB, name string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out, stderr.Bytes())
-	}
-	return out
-}
 
 // Body is one line of fls's body output (-m): The Sleuth Kit's reading of
 // one name.
@@ -63,7 +37,7 @@ type Body struct {
 // Fls lists img recursively with `fls -r -p -m /` plus args.
 func Fls(t testing.TB, img string, args ...string) []Body {
 	t.Helper()
-	out := Run(t, "fls", append(append([]string{"-r", "-p", "-m", "/"}, args...), img)...)
+	out := disktest.Output(t, "fls", append(append([]string{"-r", "-p", "-m", "/"}, args...), img)...)
 	var bodies []Body
 	for _, line := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
 		f := strings.Split(line, "|")
@@ -97,7 +71,7 @@ func Fls(t testing.TB, img string, args ...string) []Body {
 // Icat returns the content of inode (and stream) id of img read by icat.
 func Icat(t testing.TB, img, id string, args ...string) []byte {
 	t.Helper()
-	return Run(t, "icat", append(append(args, img), id)...)
+	return disktest.Output(t, "icat", append(append(args, img), id)...)
 }
 
 // Entries walks fsys from the root and returns every entry by path.
@@ -141,21 +115,6 @@ func SHA256Bytes(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// OpenFile opens a test image as an io.ReaderAt with its size.
-func OpenFile(t testing.TB, name string) (*os.File, int64) {
-	t.Helper()
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	st, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f, st.Size()
-}
-
 // ExtentsSHA256 hashes a file's bytes read straight from the image at its
 // extents, zeros in the gaps (holes), up to size.
 func ExtentsSHA256(t testing.TB, img io.ReaderAt, base int64, extents []filesystem.Extent, size int64) string {
@@ -182,20 +141,4 @@ func ExtentsSHA256(t testing.TB, img io.ReaderAt, base int64, extents []filesyst
 	}
 	fill(size - pos)
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-// Command prepares a command (for callers that set its environment).
-func Command(name string, args ...string) *exec.Cmd { return exec.Command(name, args...) }
-
-// Output runs cmd and returns its standard output, failing the test with
-// its error output on error.
-func Output(t testing.TB, cmd *exec.Cmd) []byte {
-	t.Helper()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, stderr.Bytes())
-	}
-	return out
 }

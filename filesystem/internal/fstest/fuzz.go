@@ -1,39 +1,18 @@
 package fstest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
+	"github.com/vhdx-inspector/vhdx-inspector/internal/disktest"
 )
-
-// AddCorpus adds to f the inputs kept under the repository's top-level
-// testdata/fuzz/<name>/ (Go's corpus file format: inputs that once failed).
-// root is the path from the package to the repository root.
-func AddCorpus(f *testing.F, root, name string) {
-	files, _ := filepath.Glob(filepath.Join(root, "testdata", "fuzz", name, "*"))
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		if len(lines) != 2 || lines[0] != "go test fuzz v1" || !strings.HasPrefix(lines[1], "[]byte(") || !strings.HasSuffix(lines[1], ")") {
-			f.Fatalf("%s: not a one-argument []byte corpus file", p)
-		}
-		s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
-		if err != nil {
-			f.Fatalf("%s: %v", p, err)
-		}
-		f.Add([]byte(s))
-	}
-}
 
 // MakeSeed builds an image with a shell-free sequence of commands run in a
 // temporary directory (the image is "img" there) and returns its bytes.
@@ -51,7 +30,7 @@ func MakeSeed(f *testing.F, size int64, cmds ...[]string) []byte {
 		for i, a := range c[1:] {
 			args[i] = strings.ReplaceAll(a, "{dir}", dir)
 		}
-		Run(f, c[0], args...)
+		disktest.Output(f, c[0], args...)
 	}
 	b, err := os.ReadFile(img)
 	if err != nil {
@@ -110,4 +89,28 @@ func Damage(base, edits []byte) []byte {
 		b = b[:len(b)*int(edits[i])/256]
 	}
 	return b
+}
+
+// Fuzz runs f's fuzz target over images made from bases: each input is a
+// list of edits (Damage) to one of them (with more than one base, the
+// input's first byte picks it), and an image that open accepts is browsed
+// whole (Exercise). The inputs kept under the repository's
+// testdata/fuzz/<f's name>/ (root: the path to the repository) seed it.
+func Fuzz(f *testing.F, root string, bases [][]byte, open func(r io.ReaderAt, size int64) (filesystem.FS, error)) {
+	disktest.AddFuzzCorpus(f, root, f.Name())
+	f.Fuzz(func(t *testing.T, in []byte) {
+		base := bases[0]
+		if len(bases) > 1 {
+			if len(in) == 0 {
+				return
+			}
+			base, in = bases[int(in[0])%len(bases)], in[1:]
+		}
+		b := Damage(base, in)
+		fsys, err := open(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return
+		}
+		Exercise(fsys)
+	})
 }

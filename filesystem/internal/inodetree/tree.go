@@ -236,3 +236,19 @@ func (t *Tree[I]) remember(p string, n uint64) {
 	}
 	t.dirs[p] = n
 }
+
+// Names wraps fn, the callback of a Volume's Dirents for the directory
+// whose inode is at byte offset off: it leaves out "." and "..", and fails
+// with filesystem.ErrWorkLimit after filesystem.MaxDirEntries names.
+func Names[D any](off int64, name func(D) string, fn func(D) error) func(D) error {
+	count := 0
+	return func(d D) error {
+		if n := name(d); n == "." || n == ".." {
+			return nil
+		}
+		if count++; count > filesystem.MaxDirEntries {
+			return &filesystem.FormatError{Structure: "directory", Offset: off, Err: filesystem.ErrWorkLimit, Detail: "too many entries"}
+		}
+		return fn(d)
+	}
+}
