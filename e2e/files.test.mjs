@@ -27,6 +27,7 @@ let server;
 let TMP;
 let img;
 let vhdx;
+let qcow2;
 
 before(async () => {
   if (SKIP) return;
@@ -35,6 +36,8 @@ before(async () => {
   img = buildDisk(join(TMP, 'src'), { manyFiles: 2000 });
   vhdx = join(TMP, 'disk.vhdx');
   execFileSync('qemu-img', ['convert', '-O', 'vhdx', '-o', 'subformat=dynamic,block_size=1M', img.disk, vhdx]);
+  qcow2 = join(TMP, 'disk.qcow2');
+  execFileSync('qemu-img', ['convert', '-O', 'qcow2', img.disk, qcow2]);
 });
 
 after(async () => {
@@ -45,8 +48,8 @@ after(async () => {
 const view = '#view-files';
 
 /** Opens the Files view of the test disk; resolves to the ms of the first listing. */
-async function openFiles(page) {
-  await dropFiles(page, vhdx);
+async function openFiles(page, image = vhdx) {
+  await dropFiles(page, image);
   await until(page, () => document.body.dataset.parts === '4');
   await goView(page, '#files');
   await until(page, () => document.getElementById('view-files').dataset.firstListMs);
@@ -261,6 +264,24 @@ for (const { name, skip } of browserList()) {
       await goView(page, '#overview');
       assert.ok(await page.$('#overview-parts'));
       assert.deepEqual(errors, []);
+    });
+
+    test('a qcow2 image of the same disk: partitions, listing, the file bytes', async () => {
+      const q = await openPage(browser, server.url, { width: 1280, height: 800 });
+      try {
+        await openFiles(q.page, qcow2);
+        await pickPartition(q.page, 2);
+        assert.ok((await rowNames(q.page)).includes('big.bin'));
+        const sum = await q.page.evaluate(async () => {
+          const fv = window.vhdxInspector.filesView;
+          const bytes = await fv.client.call('read', [2, '/big.bin', 0, 16 * 2 ** 20]).promise;
+          return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+        });
+        assert.equal(sum, img.files['ext:/big.bin']);
+        assert.deepEqual(q.errors, []);
+      } finally {
+        await q.context.close();
+      }
     });
 
     test('screenshots at 390×844, 1280×800, 1920×1080, light and dark', async () => {
