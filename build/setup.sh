@@ -41,7 +41,7 @@ apt_needs=(
 	"ntfscp ntfs-3g"
 	"fsck.exfat exfatprogs"
 	"xfs_db xfsprogs"
-	# ZIP archives of the Files view checked by Info-ZIP (internal/zipstream, e2e).
+	# ZIP archives of the Files view checked by Info-ZIP (e2e).
 	"unzip unzip"
 )
 

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"archive/zip"
 	"errors"
 	"path"
 	"strings"
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"github.com/vhdx-inspector/vhdx-inspector/filesystem"
-	"github.com/vhdx-inspector/vhdx-inspector/internal/zipstream"
 	"github.com/vhdx-inspector/vhdx-inspector/wasm/jsutil"
 )
 
@@ -22,8 +22,10 @@ type zipResult struct {
 }
 
 // saveZip(part, dir, writable, opts): writes the directory's tree (deleted
-// entries left out) to writable as a ZIP archive, its members named
-// relative to dir's parent and stored uncompressed.
+// entries left out) to writable as a ZIP archive in one pass, its members
+// named relative to dir's parent and stored uncompressed (archive/zip
+// follows each member with a data descriptor and writes ZIP64 records
+// where sizes or offsets need them).
 func (m *module) saveZip(args []js.Value) (any, error) {
 	v, dir, err := m.pathCall(args)
 	if err != nil {
@@ -36,7 +38,7 @@ func (m *module) saveZip(args []js.Value) (any, error) {
 	t := newTask(jsutil.Arg(args, 3))
 	defer t.stop()
 	bw := bufferedWriter(target)
-	z := zipstream.NewWriter(bw)
+	z := zip.NewWriter(bw)
 	base := path.Dir(strings.TrimSuffix(dir, "/"))
 	res := zipResult{Skipped: []string{}}
 	name := func(p string) string { return strings.TrimPrefix(strings.TrimPrefix(p, base), "/") }
@@ -54,7 +56,8 @@ func (m *module) saveZip(args []js.Value) (any, error) {
 				return nil
 			case e.IsDir():
 				res.Dirs++
-				return z.CreateDir(name(e.Path), mod)
+				_, err := z.CreateHeader(&zip.FileHeader{Name: name(e.Path) + "/", Modified: mod, Method: zip.Store})
+				return err
 			case e.Type != filesystem.TypeFile:
 				res.Skipped = append(res.Skipped, e.Path)
 				return nil
@@ -64,7 +67,8 @@ func (m *module) saveZip(args []js.Value) (any, error) {
 				res.Skipped = append(res.Skipped, e.Path)
 				return nil
 			}
-			if err := z.Create(name(e.Path), mod, f.Size()); err != nil {
+			w, err := z.CreateHeader(&zip.FileHeader{Name: name(e.Path), Modified: mod, Method: zip.Store})
+			if err != nil {
 				return err
 			}
 			res.Files++
@@ -72,7 +76,7 @@ func (m *module) saveZip(args []js.Value) (any, error) {
 			read := func(p []byte, off int64) (int, error) {
 				return filesystem.Guard(v.typ, func() (int, error) { return readAt(f, p, off) })
 			}
-			return copyFile(read, f.Size(), z, t, &res.Bytes, 0)
+			return copyFile(read, f.Size(), w, t, &res.Bytes, 0)
 		}, func(p string, err error) error {
 			res.Skipped = append(res.Skipped, p)
 			return nil
