@@ -80,6 +80,28 @@ function featureList(features) {
   return el('span', { id: 'qcow2-features' }, ...features.map((f) => el('span', { class: `badge${f.known ? '' : ' bad'}`, title: `${f.kind} bit ${f.bit}` }, f.name ? visible(f.name) : `${f.kind} bit ${f.bit}`)), ' ');
 }
 
+/** Rows drawn at a time in long tables (a hostile file can hold 65,536 snapshots). */
+const PAGE_ROWS = 200;
+
+/**
+ * Appends rows of items to tbody PAGE_ROWS at a time, with a button under
+ * the table for the next ones, so a long table never blocks the page.
+ * Returns the button's paragraph, or null when every row fits.
+ */
+function pagedRows(tbody, items, row) {
+  const more = items.length > PAGE_ROWS ? el('p', { class: 'more-rows' }) : null;
+  let next = 0;
+  const draw = () => {
+    const end = Math.min(items.length, next + PAGE_ROWS);
+    for (; next < end; next++) tbody.append(row(items[next]));
+    if (more && next < items.length) {
+      more.replaceChildren(el('button', { class: 'button small', type: 'button', onclick: draw }, `Show ${grouped(Math.min(PAGE_ROWS, items.length - next))} more (${grouped(items.length - next)} left)`));
+    } else if (more) more.remove();
+  };
+  draw();
+  return more;
+}
+
 /** The snapshot table, each with a button that shows its disk. */
 function snapshotsCard(ctx) {
   const { info } = ctx;
@@ -87,19 +109,20 @@ function snapshotsCard(ctx) {
   const shown = info.snapshot || '';
   const view = (id, label, on) => el('button', { class: `button small${on ? ' primary' : ''}`, type: 'button', 'data-snapshot': id, 'aria-pressed': String(on), onclick: () => ctx.selectSnapshot(id) }, label);
   const tb = el('tbody');
-  for (const s of snaps) {
+  const more = pagedRows(tb, snaps, (s) => {
     const date = new Date(s.date_sec * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-    tb.append(el('tr', { 'data-snapshot-row': s.id },
+    return el('tr', { 'data-snapshot-row': s.id },
       el('td', { class: 'mono' }, visible(s.id)), el('td', {}, visible(s.name)), el('td', {}, date),
       el('td', { class: 'num' }, humanSize(s.vm_state_size_large || s.vm_state_size)),
       el('td', { class: 'num' }, s.disk_size ? humanSize(s.disk_size) : '—'),
-      el('td', {}, view(s.id, shown === s.id || shown === s.name ? 'Shown' : 'View disk', shown === s.id || shown === s.name))));
-  }
+      el('td', {}, view(s.id, shown === s.id || shown === s.name ? 'Shown' : 'View disk', shown === s.id || shown === s.name)));
+  });
   return card('Snapshots',
     el('p', {}, snaps.length ? `The disk shown is ${shown ? `snapshot ${visible(shown)}` : 'the current one'}. `
       : 'No internal snapshots.', snaps.length ? view('', shown ? 'Back to the current disk' : 'Current disk shown', !shown) : null),
     snaps.length ? el('div', { class: 'table-scroll' }, el('table', { class: 'grid', id: 'snapshots-table' },
-      el('thead', {}, el('tr', {}, ...['ID', 'name', 'taken', 'VM state', 'disk size', ''].map((h) => el('th', { scope: 'col' }, h)))), tb)) : null);
+      el('thead', {}, el('tr', {}, ...['ID', 'name', 'taken', 'VM state', 'disk size', ''].map((h) => el('th', { scope: 'col' }, h)))), tb)) : null,
+    more);
 }
 
 /**
@@ -257,16 +280,14 @@ export class Qcow2Structures extends StructuresView {
     const snaps = this.q.snapshots || [];
     this.head('Snapshot table', [], h.nb_snapshots ? h.snapshots_offset : undefined, snaps.reduce((n, s) => n + s.length, 0));
     const tb = el('tbody');
-    for (const s of snaps) {
-      tb.append(el('tr', {},
-        el('td', {}, this.offLink(s.offset, s.length)), el('td', { class: 'mono' }, visible(s.id)), el('td', {}, visible(s.name)),
-        el('td', {}, new Date(s.date_sec * 1000).toISOString()),
-        el('td', {}, this.offLink(s.l1_table_offset, s.l1_size * 8)), el('td', { class: 'num' }, grouped(s.l1_size)),
-        el('td', { class: 'num' }, humanSize(s.vm_state_size_large || s.vm_state_size))));
-    }
+    const more = pagedRows(tb, snaps, (s) => el('tr', {},
+      el('td', {}, this.offLink(s.offset, s.length)), el('td', { class: 'mono' }, visible(s.id)), el('td', {}, visible(s.name)),
+      el('td', {}, new Date(s.date_sec * 1000).toISOString()),
+      el('td', {}, this.offLink(s.l1_table_offset, s.l1_size * 8)), el('td', { class: 'num' }, grouped(s.l1_size)),
+      el('td', { class: 'num' }, humanSize(s.vm_state_size_large || s.vm_state_size))));
     this.detail.append(snaps.length ? el('div', { class: 'table-scroll' }, el('table', { class: 'grid', id: 'snapshot-structures' },
       el('thead', {}, el('tr', {}, ...['entry at', 'ID', 'name', 'taken', 'L1 table', 'L1 entries', 'VM state'].map((x) => el('th', { scope: 'col' }, x)))), tb))
-      : el('p', { class: 'muted' }, 'No snapshots.'));
+      : el('p', { class: 'muted' }, 'No snapshots.'), more);
     if (snaps.length) this.detail.append(this.fieldTable(h.snapshots_offset, snaps.reduce((n, s) => Math.max(n, s.offset + s.length), 0), 'Fields'));
   }
 
