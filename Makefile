@@ -51,7 +51,9 @@ bench: setup build
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 	build/bench.sh
 	build/bench-write.sh
+	build/bench-qcow2.sh
 	build/bench-qcow2-write.sh
+	build/bench-fs.sh
 
 build:
 	$(GO) build -o bin/vhdx ./cmd/vhdx
