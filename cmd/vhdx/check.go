@@ -47,7 +47,7 @@ func runCheck(s *session, stdout io.Writer, asJSON bool, args []string) error {
 			}
 			fmt.Fprintf(stdout, "%-7s %-32s %-24s %-10s %s\n", f.Severity, f.Code, escape(f.Structure), off, escape(f.Message))
 		}
-		fmt.Fprintf(stdout, "%s: %d errors, %d warnings, %d findings\n", escape(args[0]), res.Errors, res.Warnings, len(res.Findings.Findings))
+		fmt.Fprintf(stdout, "%s: %s, %s, %s\n", escape(args[0]), count(res.Errors, "error", "errors"), count(res.Warnings, "warning", "warnings"), count(len(res.Findings.Findings), "finding", "findings"))
 	}
 	if res.Errors > 0 {
 		return &exitError{code: 1}
@@ -74,4 +74,12 @@ func checkChain(img *vdisk.Image, disk *vdisk.Disk, diskErr error) []vdisk.Findi
 		return append(out, vdisk.Finding{Code: ce.Code(), Severity: vdisk.SeverityError, Structure: string(ce.Ref.Role), Offset: ce.Ref.Offset, Message: diskErr.Error()})
 	}
 	return img.Check() // the image's own findings say why its disk cannot be read
+}
+
+// count says "1 error" or "2 errors".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
