@@ -6,9 +6,11 @@ import (
 	"io"
 )
 
-// rawImage is a raw disk image: the file is the disk.
+// rawImage is a raw disk image: the file is the disk. A raw layer of a
+// qcow2 chain (a backing or data file) has no reader here: the qcow2 disk
+// reads it.
 type rawImage struct {
-	r    io.ReaderAt
+	r    io.ReaderAt // nil for a layer of another image's chain
 	size int64
 }
 
@@ -20,6 +22,9 @@ func (rawImage) references() []Reference { return nil }
 func (ri *rawImage) openDisk(img *Image, _ Resolver, snapshot string) (*Disk, error) {
 	if snapshot != "" {
 		return nil, errors.New(img.Name + ": a raw image has no snapshots")
+	}
+	if ri.r == nil {
+		return nil, errors.New(img.Name + ": a layer of another image's chain; open the file itself to read it alone")
 	}
 	return &Disk{d: &rawDisk{R: ri.r, N: ri.size}, layers: []Layer{{Name: img.Name, Role: RoleImage, Image: img}}}, nil
 }

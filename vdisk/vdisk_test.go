@@ -2,8 +2,12 @@ package vdisk_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -208,5 +212,62 @@ func TestVHDXChainErrors(t *testing.T) {
 		if ce.Ref.Name == "" || len(ce.Found) != 1 || ce.Found[0].Name != "child.avhdx" {
 			t.Errorf("case %d: ref %+v, found %+v", i, ce.Ref, ce.Found)
 		}
+	}
+}
+
+// gunzipFixture reads a gzip'd fixture of testdata/qcow2.
+func gunzipFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "testdata", "qcow2", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The layers of a qcow2 chain are images too; a raw one (a backing or data
+// file) cannot be read alone through the chain's Layer, and says so
+// instead of failing on a reader it does not have.
+func TestQCOW2ChainLayers(t *testing.T) {
+	files := map[string][]byte{}
+	for _, n := range []string{"Top.qcow2", "mid.qcow2", "base.img", "top.data"} {
+		files[n] = gunzipFixture(t, "chain/"+n+".gz")
+	}
+	top := files["Top.qcow2"]
+	img, err := vdisk.Open(bytes.NewReader(top), int64(len(top)), "Top.qcow2", vdisk.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.OpenDisk(func(_ string, ref vdisk.Reference) (io.ReaderAt, int64, string, error) {
+		b, ok := files[ref.Name]
+		if !ok {
+			return nil, 0, "", errors.New("no such file")
+		}
+		return bytes.NewReader(b), int64(len(b)), ref.Name, nil
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range d.Layers() {
+		got = append(got, fmt.Sprintf("%s:%s:%s", l.Name, l.Role, l.Image.Format))
+		if l.Image.Format != vdisk.Raw {
+			continue
+		}
+		if _, err := l.Image.OpenDisk(nil, ""); err == nil || !strings.Contains(err.Error(), "open the file itself") {
+			t.Errorf("%s: OpenDisk of a raw layer: %v", l.Name, err)
+		}
+	}
+	if want := "Top.qcow2:image:qcow2 top.data:data file:raw mid.qcow2:backing file:qcow2 base.img:backing file:raw"; strings.Join(got, " ") != want {
+		t.Errorf("layers %s, want %s", strings.Join(got, " "), want)
 	}
 }
